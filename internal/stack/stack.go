@@ -1,0 +1,212 @@
+// Package stack starts the mock IdP and the reference SP side by side, each
+// on its own host name over HTTPS, with the SP trusting the IdP: what
+// `make run` serves and what each suite process starts in-process.
+package stack
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hmpconform/hmpconform/fixtures"
+	"github.com/hmpconform/hmpconform/internal/keypair"
+	"github.com/hmpconform/hmpconform/internal/tlsutil"
+	"github.com/hmpconform/hmpconform/mockidp"
+	"github.com/hmpconform/hmpconform/sp/refsp"
+	"github.com/hmpconform/hmpconform/sp/server"
+	"github.com/hmpconform/hmpconform/sp/settings"
+	"github.com/hmpconform/hmpconform/sp/store"
+)
+
+// Options say where and how to start the pair.
+type Options struct {
+	DataDir    string // the IdP keeps DataDir/mockidp, the SP DataDir/refsp
+	ListenHost string // address to bind, default 127.0.0.1
+	IdPHost    string // host name in the IdP's URLs
+	SPHost     string // host name in the SP's URLs
+	IdPPort    int    // 0 = any free port
+	SPPort     int
+	CA         *tlsutil.CA // issues both servers' TLS certificates
+	// AdminPassword for haiadmin; blank keeps or generates one.
+	AdminPassword  string
+	GroupAttribute string // the IdP's default group attribute name
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Provision      server.ProvisionFunc // tests only
+}
+
+// Stack is a running IdP + SP pair.
+type Stack struct {
+	IdP    *mockidp.Server
+	SP     *refsp.App
+	IdPURL *url.URL
+	SPURL  *url.URL
+	// GeneratedPassword is set when this start generated haiadmin's password.
+	GeneratedPassword string
+
+	servers []*http.Server
+}
+
+// ExampleGroupRole is the role given to the example groups.
+const ExampleGroupRole = store.RoleViewer
+
+// Start binds both listeners, builds both servers, configures a fresh SP
+// for JIT against this IdP and serves until Close.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.ListenHost == "" {
+		opts.ListenHost = "127.0.0.1"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CA == nil {
+		return nil, errors.New("stack: a CA is required")
+	}
+	idpLn, err := net.Listen("tcp", net.JoinHostPort(opts.ListenHost, strconv.Itoa(opts.IdPPort)))
+	if err != nil {
+		return nil, fmt.Errorf("idp listen: %w", err)
+	}
+	spLn, err := net.Listen("tcp", net.JoinHostPort(opts.ListenHost, strconv.Itoa(opts.SPPort)))
+	if err != nil {
+		idpLn.Close()
+		return nil, fmt.Errorf("sp listen: %w", err)
+	}
+	s := &Stack{
+		IdPURL: &url.URL{Scheme: "https", Host: net.JoinHostPort(opts.IdPHost, strconv.Itoa(idpLn.Addr().(*net.TCPAddr).Port))},
+		SPURL:  &url.URL{Scheme: "https", Host: net.JoinHostPort(opts.SPHost, strconv.Itoa(spLn.Addr().(*net.TCPAddr).Port))},
+	}
+	fail := func(err error) (*Stack, error) {
+		idpLn.Close()
+		spLn.Close()
+		if s.SP != nil {
+			s.SP.Close()
+		}
+		return nil, err
+	}
+
+	personas, err := fixtures.Personas()
+	if err != nil {
+		return fail(err)
+	}
+	idpPair, err := keypair.LoadOrCreate(filepath.Join(opts.DataDir, "mockidp"), "idp-signing", "hmpconform mock IdP", opts.Now())
+	if err != nil {
+		return fail(fmt.Errorf("idp key pair: %w", err))
+	}
+	s.IdP, err = mockidp.New(mockidp.Config{
+		BaseURL: s.IdPURL, Key: idpPair.Key, Certificate: idpPair.Certificate, Personas: personas,
+		GroupAttribute: opts.GroupAttribute, Now: opts.Now, Logger: opts.Logger.With("server", "mockidp"),
+	})
+	if err != nil {
+		return fail(fmt.Errorf("mock idp: %w", err))
+	}
+	s.SP, err = refsp.Open(ctx, refsp.Options{
+		DataDir: filepath.Join(opts.DataDir, "refsp"), BaseURL: s.SPURL, AdminPassword: opts.AdminPassword,
+		Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Provision: opts.Provision,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("reference sp: %w", err))
+	}
+	s.GeneratedPassword = s.SP.GeneratedPassword
+	if err := s.configure(ctx); err != nil {
+		return fail(err)
+	}
+
+	cert, err := opts.CA.IssueServer([]string{opts.IdPHost, opts.SPHost, "localhost", "127.0.0.1"}, opts.Now())
+	if err != nil {
+		return fail(fmt.Errorf("tls certificate: %w", err))
+	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	errLog := slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)
+	for _, pair := range []struct {
+		ln net.Listener
+		h  http.Handler
+	}{{idpLn, s.IdP.Handler()}, {spLn, s.SP.Handler()}} {
+		srv := &http.Server{Handler: pair.h, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		s.servers = append(s.servers, srv)
+		go func(ln net.Listener) { _ = srv.ServeTLS(ln, "", "") }(pair.ln)
+	}
+	return s, nil
+}
+
+// configure puts a fresh SP in JIT mode trusting this IdP, with the example
+// groups, and registers the SP with the IdP. An SP that was configured
+// before keeps its settings.
+func (s *Stack) configure(ctx context.Context) error {
+	st := s.SP.Store
+	cfg, err := st.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read sp settings: %w", err)
+	}
+	if cfg.Mode != settings.ModeJIT {
+		groups, err := st.Groups(ctx)
+		if err != nil {
+			return fmt.Errorf("list groups: %w", err)
+		}
+		if len(groups) == 0 {
+			for _, name := range fixtures.ExampleGroups() {
+				if _, err := st.CreateGroup(ctx, name, ExampleGroupRole); err != nil {
+					return fmt.Errorf("create example group: %w", err)
+				}
+			}
+		}
+		cfg = JITSettings(s.IdP, s.SP.Server.SAML().DefaultEntityID())
+		if _, err := st.SaveSettings(ctx, cfg); err != nil {
+			return fmt.Errorf("save sp settings: %w", err)
+		}
+	}
+	return s.RegisterSP(ctx)
+}
+
+// RegisterSP hands the SP's current metadata to the IdP (again after the
+// SP's Audience URI changes).
+func (s *Stack) RegisterSP(ctx context.Context) error {
+	cfg, err := s.SP.Store.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	md, err := s.SP.Server.SAML().Metadata(cfg)
+	if err != nil {
+		return fmt.Errorf("sp metadata: %w", err)
+	}
+	if err := s.IdP.RegisterSPMetadataXML(md); err != nil {
+		return fmt.Errorf("register sp at idp: %w", err)
+	}
+	return nil
+}
+
+// JITSettings are SP settings that trust idp: JIT mode, SP-initiated login
+// through its SSO URL, the mock IdP's attribute names, Group Membership
+// from "groups", no default groups.
+func JITSettings(idp *mockidp.Server, audience string) settings.Settings {
+	cfg := settings.Default()
+	cfg.Mode = settings.ModeJIT
+	cfg.SSOURL = idp.SSOURL()
+	cfg.AudienceURI = audience
+	cfg.IdPEntityID = idp.EntityID()
+	cfg.IdPCertificatePEM = idp.CertificatePEM()
+	cfg.GroupMembershipAttr = mockidp.DefaultGroupAttribute
+	return cfg
+}
+
+// Close stops both servers and closes the SP's store.
+func (s *Stack) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	errs = append(errs, s.SP.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,156 @@
+package tlsutil
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTLSServer(t *testing.T, cert tls.Certificate) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello "+r.Host)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// clientFor returns a client that dials addr whatever the host name, so a
+// certificate for a DNS name can be checked against a loopback server.
+func clientFor(addr string, roots *x509.CertPool) *http.Client {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: roots},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, network, addr)
+			},
+		},
+	}
+}
+
+func TestIssuedCertificateIsTrustedOnlyThroughPool(t *testing.T) {
+	now := time.Now()
+	ca, err := NewCA("test CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.IssueServer([]string{"site.example.test", "127.0.0.1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTLSServer(t, cert)
+	addr := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+
+	for _, host := range []string{"site.example.test", "127.0.0.1"} {
+		url := "https://" + net.JoinHostPort(host, port) + "/"
+		resp, err := clientFor(addr, ca.Pool()).Get(url)
+		if err != nil {
+			t.Fatalf("GET %s trusting the CA: %v", url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(body), "hello ") {
+			t.Fatalf("GET %s: body %q", url, body)
+		}
+	}
+
+	sys, err := x509.SystemCertPool()
+	if err != nil {
+		sys = x509.NewCertPool()
+	}
+	_, err = clientFor(addr, sys).Get("https://site.example.test:" + port + "/")
+	var uae x509.UnknownAuthorityError
+	if !errors.As(err, &uae) {
+		t.Fatalf("GET with the system pool: want an unknown-authority error, got %v", err)
+	}
+
+	// A name the certificate does not hold is refused even with the CA.
+	if _, err := clientFor(addr, ca.Pool()).Get("https://other.example.test:" + port + "/"); err == nil {
+		t.Fatal("GET for a name outside the certificate succeeded")
+	}
+}
+
+func TestCertificateShape(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	ca, err := NewCA("shape CA", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ca.Cert.IsCA || ca.Cert.NotBefore != now.Add(-time.Hour) || ca.Cert.NotAfter != now.Add(30*24*time.Hour) {
+		t.Fatalf("ca: IsCA=%v NotBefore=%v NotAfter=%v", ca.Cert.IsCA, ca.Cert.NotBefore, ca.Cert.NotAfter)
+	}
+	cert, err := ca.IssueServer([]string{"a.test", "*.b.test", "::1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := cert.Leaf
+	if got := strings.Join(leaf.DNSNames, ","); got != "a.test,*.b.test" {
+		t.Fatalf("DNSNames = %s", got)
+	}
+	if len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(net.ParseIP("::1")) {
+		t.Fatalf("IPAddresses = %v", leaf.IPAddresses)
+	}
+	if leaf.PublicKeyAlgorithm != x509.ECDSA {
+		t.Fatalf("leaf key algorithm %v", leaf.PublicKeyAlgorithm)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "x.b.test", Roots: ca.Pool(), CurrentTime: now}); err != nil {
+		t.Fatalf("verify wildcard: %v", err)
+	}
+	if _, err := ca.IssueServer(nil, now); err == nil {
+		t.Fatal("IssueServer with no names succeeded")
+	}
+	h := SPKIHash(leaf)
+	if len(h) != 44 || h == SPKIHash(ca.Cert) {
+		t.Fatalf("SPKIHash = %q", h)
+	}
+}
+
+func TestLoadOrCreateCA(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	now := time.Now()
+	ca1, created, err := LoadOrCreateCA(dir, now)
+	if err != nil || !created {
+		t.Fatalf("first call: created=%v err=%v", created, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, CAKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	ca2, created, err := LoadOrCreateCA(dir, now.Add(time.Hour))
+	if err != nil || created {
+		t.Fatalf("second call: created=%v err=%v", created, err)
+	}
+	if !ca2.Cert.Equal(ca1.Cert) {
+		t.Fatal("second call made a different CA")
+	}
+	// The loaded CA can still issue.
+	if _, err := ca2.IssueServer([]string{"x.test"}, now); err != nil {
+		t.Fatal(err)
+	}
+	// Near its expiry the CA is replaced.
+	ca3, created, err := LoadOrCreateCA(dir, now.Add(30*24*time.Hour))
+	if err != nil || !created || ca3.Cert.Equal(ca1.Cert) {
+		t.Fatalf("after expiry: created=%v err=%v", created, err)
+	}
+	// A damaged file is an error, not silently replaced.
+	if err := os.WriteFile(filepath.Join(dir, CACertFile), []byte("junk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCA(dir, now); err == nil {
+		t.Fatal("damaged CA file accepted")
+	}
+}

@@ -1,0 +1,201 @@
+// Command mockidp runs the mock SAML identity provider on its own.
+//
+// Every flag has an environment fallback (MOCKIDP_ and the flag name in
+// upper case with underscores, e.g. MOCKIDP_BASE_URL); a flag given on the
+// command line wins.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hmpconform/hmpconform/fixtures"
+	"github.com/hmpconform/hmpconform/mockidp"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+type options struct {
+	listen, baseURL, dataDir, groupAttr, tlsCert, tlsKey string
+	spMetadata                                           listFlag
+	trustAnySP, spMetadataInsecure, debug                bool
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "mockidp:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv("MOCKIDP_" + name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(env(name, "false"))
+	return b
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("mockidp", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", env("LISTEN", "127.0.0.1:8443"), "address to listen on [MOCKIDP_LISTEN]")
+	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", "https://localhost:8443"), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID [MOCKIDP_BASE_URL]")
+	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data/mockidp"), "directory for the signing key pair and the generated TLS certificate [MOCKIDP_DATA_DIR]")
+	fs.StringVar(&o.groupAttr, "group-attribute", env("GROUP_ATTRIBUTE", mockidp.DefaultGroupAttribute), "default name of the multi-valued group attribute [MOCKIDP_GROUP_ATTRIBUTE]")
+	fs.Var(&o.spMetadata, "sp-metadata", "SP metadata to trust: a file path or an http(s) URL (fetched in the background, with retries); repeatable [MOCKIDP_SP_METADATA, comma-separated]")
+	fs.BoolVar(&o.spMetadataInsecure, "sp-metadata-insecure", envBool("SP_METADATA_INSECURE"), "do not verify TLS certificates when fetching SP metadata [MOCKIDP_SP_METADATA_INSECURE]")
+	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate (PEM); without it a self-signed one is generated in the data dir [MOCKIDP_TLS_CERT]")
+	fs.StringVar(&o.tlsKey, "tls-key", env("TLS_KEY", ""), "TLS private key (PEM) for --tls-cert [MOCKIDP_TLS_KEY]")
+	fs.BoolVar(&o.trustAnySP, "trust-any-sp", envBool("TRUST_ANY_SP"), "development mode: accept AuthnRequests from unregistered SPs and answer at the ACS URL they name [MOCKIDP_TRUST_ANY_SP]")
+	fs.BoolVar(&o.debug, "debug", envBool("DEBUG"), "debug logging (includes whole SAML responses) [MOCKIDP_DEBUG]")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: mockidp [flags]\n\nA mock SAML 2.0 identity provider for testing Just-in-Time provisioning.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if len(o.spMetadata) == 0 {
+		for _, s := range strings.Split(env("SP_METADATA", ""), ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				o.spMetadata = append(o.spMetadata, s)
+			}
+		}
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	return o, nil
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	base, err := url.Parse(o.baseURL)
+	if err != nil || base.Host == "" {
+		return fmt.Errorf("--base-url %q is not an absolute URL", o.baseURL)
+	}
+	key, cert, err := mockidp.LoadOrCreateKeyPair(o.dataDir, time.Now(), base.Hostname())
+	if err != nil {
+		return fmt.Errorf("signing key pair: %w", err)
+	}
+	personas, err := fixtures.Personas()
+	if err != nil {
+		return err
+	}
+	idp, err := mockidp.New(mockidp.Config{
+		BaseURL: base, Key: key, Certificate: cert, Personas: personas,
+		GroupAttribute: o.groupAttr, Logger: logger, TrustAnySP: o.trustAnySP,
+	})
+	if err != nil {
+		return err
+	}
+	if o.trustAnySP {
+		logger.Warn("TRUST ANY SP: AuthnRequests from unregistered service providers are accepted")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	client := &http.Client{Timeout: 30 * time.Second}
+	if o.spMetadataInsecure {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // opt-in, for dev SPs
+	}
+	for _, src := range o.spMetadata {
+		if mockidp.IsMetadataURL(src) {
+			go func() { _ = idp.LoadSPMetadataWithRetry(ctx, src, client) }()
+		} else if err := idp.LoadSPMetadata(ctx, src, nil); err != nil {
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Addr:              o.listen,
+		Handler:           idp.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	useTLS := base.Scheme == "https"
+	if useTLS {
+		var tc tls.Certificate
+		if o.tlsCert != "" {
+			tc, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		} else {
+			hosts := []string{base.Hostname(), "localhost", "127.0.0.1"}
+			if host, _, err := net.SplitHostPort(o.listen); err == nil {
+				if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+					hosts = append(hosts, host)
+				}
+			}
+			slices.Sort(hosts)
+			hosts = slices.Compact(hosts)
+			tc, err = mockidp.LoadOrCreateTLSCertificate(o.dataDir, time.Now(), hosts)
+		}
+		if err != nil {
+			return fmt.Errorf("tls certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{tc}, MinVersion: tls.VersionTLS12}
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	logger.Info("mock IdP listening", "addr", ln.Addr().String(), "entityID", idp.EntityID(), "sso", idp.SSOURL(), "home", base.String())
+	errc := make(chan error, 1)
+	go func() {
+		if useTLS {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

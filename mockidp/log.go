@@ -1,0 +1,123 @@
+package mockidp
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+)
+
+// LoggedResponse is one SAML Response the IdP sent.
+type LoggedResponse struct {
+	Time           time.Time           `json:"time"`
+	SP             string              `json:"sp"`
+	ACS            string              `json:"acs"`
+	InResponseTo   string              `json:"inResponseTo,omitempty"` // empty for IdP-initiated
+	RelayState     string              `json:"relayState,omitempty"`
+	Status         string              `json:"status"`
+	Persona        string              `json:"persona,omitempty"`
+	NameID         string              `json:"nameID"`
+	GroupAttribute string              `json:"groupAttribute,omitempty"`
+	Groups         []string            `json:"groups"`
+	Attributes     map[string][]string `json:"attributes"`
+	ResponseXML    string              `json:"responseXML"` // indented for reading; not the signed bytes
+	// AssertionXML is the signed assertion before any encryption (crewjam
+	// encrypts it when the SP metadata has an encryption key); empty for an
+	// error Response.
+	AssertionXML string `json:"assertionXML,omitempty"`
+	Encrypted    bool   `json:"encrypted"`
+}
+
+// loggingResponseWriter is crewjam's ResponseWriter: it sends the response
+// with the default auto-submitting form and records it.
+type loggingResponseWriter struct{ s *Server }
+
+func (lw loggingResponseWriter) WriteResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	if err := req.WriteResponse(w); err != nil {
+		return err
+	}
+	lw.s.record(req)
+	return nil
+}
+
+func (s *Server) record(req *saml.IdpAuthnRequest) {
+	e := LoggedResponse{
+		Time:       s.now(),
+		SP:         spEntityID(req),
+		RelayState: req.RelayState,
+		Groups:     []string{},
+		Attributes: map[string][]string{},
+	}
+	if req.ACSEndpoint != nil {
+		e.ACS = req.ACSEndpoint.Location
+	}
+	if st := loginStateFrom(req.HTTPRequest.Context()); st != nil && st.identity != nil {
+		e.Persona = st.identity.Persona
+		e.GroupAttribute = st.identity.GroupAttribute
+		e.Groups = append(e.Groups, st.identity.Groups...)
+	}
+	if a := req.Assertion; a != nil {
+		if a.Subject != nil && a.Subject.NameID != nil {
+			e.NameID = a.Subject.NameID.Value
+		}
+		for _, stmt := range a.AttributeStatements {
+			for _, attr := range stmt.Attributes {
+				for _, v := range attr.Values {
+					e.Attributes[attr.Name] = append(e.Attributes[attr.Name], v.Value)
+				}
+			}
+		}
+	}
+	if el := req.ResponseEl; el != nil {
+		e.InResponseTo = el.SelectAttrValue("InResponseTo", "")
+		if sc := el.FindElement("./Status/StatusCode"); sc != nil {
+			e.Status = sc.SelectAttrValue("Value", "")
+		}
+		e.ResponseXML = indentXML(el)
+		e.Encrypted = el.FindElement("./EncryptedAssertion") != nil
+	}
+	if req.Assertion != nil && req.AssertionEl != nil {
+		e.AssertionXML = indentXML(req.Assertion.Element())
+	}
+	s.logger.Info("mockidp: sent response", "sp", e.SP, "acs", e.ACS, "nameID", e.NameID, "status", e.Status, "inResponseTo", e.InResponseTo)
+	s.logger.Debug("mockidp: response XML", "xml", e.ResponseXML)
+
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if len(s.log) < logCapacity {
+		s.log = append(s.log, e)
+		return
+	}
+	s.log[s.logN] = e
+	s.logN = (s.logN + 1) % logCapacity
+}
+
+// Log returns the recent responses (at most 200), oldest first.
+func (s *Server) Log() []LoggedResponse {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	out := make([]LoggedResponse, 0, len(s.log))
+	for _, e := range append(s.log[s.logN:len(s.log):len(s.log)], s.log[:s.logN]...) {
+		e.Groups = append([]string{}, e.Groups...)
+		attrs := make(map[string][]string, len(e.Attributes))
+		for k, v := range e.Attributes {
+			attrs[k] = append([]string(nil), v...)
+		}
+		e.Attributes = attrs
+		out = append(out, e)
+	}
+	return out
+}
+
+// indentXML serializes a copy of el, indented.
+func indentXML(el *etree.Element) string {
+	doc := etree.NewDocument()
+	doc.SetRoot(el.Copy())
+	doc.Indent(2)
+	s, err := doc.WriteToString()
+	if err != nil {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,308 @@
+package mockidp
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/crewjam/saml"
+)
+
+// Names of the login form's fields.
+const (
+	fieldMarker         = "mockidp_login" // "1" when the login form was submitted
+	fieldQuery          = "mockidp_query" // the raw query of an HTTP-Redirect AuthnRequest
+	fieldPersona        = "persona"
+	fieldUsername       = "username"
+	fieldFirstName      = "firstName"
+	fieldLastName       = "lastName"
+	fieldEmail          = "email"
+	fieldShortName      = "shortName"
+	fieldGroups         = "groups"
+	fieldGroupAttribute = "groupAttribute"
+	fieldSP             = "sp"
+	fieldRelayState     = "RelayState"
+)
+
+// attrNameFormatBasic is the NameFormat of every attribute the IdP sends.
+const attrNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+
+// sessionLifetime is the ExpireTime of the sessions made from a login.
+const sessionLifetime = 8 * time.Hour
+
+// loginForm is what the login form submitted.
+type loginForm struct {
+	Persona        string
+	Username       string
+	FirstName      string
+	LastName       string
+	Email          string
+	ShortName      string
+	Groups         string // one group per line
+	GroupAttribute string
+}
+
+func parseLoginForm(v url.Values) loginForm {
+	return loginForm{
+		Persona:        v.Get(fieldPersona),
+		Username:       v.Get(fieldUsername),
+		FirstName:      v.Get(fieldFirstName),
+		LastName:       v.Get(fieldLastName),
+		Email:          v.Get(fieldEmail),
+		ShortName:      v.Get(fieldShortName),
+		Groups:         v.Get(fieldGroups),
+		GroupAttribute: v.Get(fieldGroupAttribute),
+	}
+}
+
+// identity is who the login asserts.
+type identity struct {
+	Persona        string
+	NameID         string
+	FirstName      string
+	LastName       string
+	Email          string
+	ShortName      string
+	GroupAttribute string
+	Groups         []string
+}
+
+// loginState travels in the request context from the handler that received
+// a submitted login form to GetSession, and on to the response log.
+type loginState struct {
+	form     loginForm
+	identity *identity // set by GetSession once the form is accepted
+}
+
+type loginKey struct{}
+
+func loginStateFrom(ctx context.Context) *loginState {
+	st, _ := ctx.Value(loginKey{}).(*loginState)
+	return st
+}
+
+// splitGroups splits the groups textarea: one value per line, verbatim
+// except for the line ending; lines that are blank are ignored. Commas are
+// part of the value.
+func splitGroups(s string) []string {
+	var groups []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		groups = append(groups, line)
+	}
+	return groups
+}
+
+// resolve turns a submitted form into an identity, or returns a message for
+// the person.
+func (s *Server) resolve(f loginForm) (*identity, string) {
+	groupAttr := strings.TrimSpace(f.GroupAttribute)
+	if groupAttr == "" {
+		groupAttr = s.groupAttr
+	}
+	if f.Persona != "" {
+		p, ok := s.personas[f.Persona]
+		if !ok {
+			return nil, "Unknown persona " + f.Persona + "."
+		}
+		return &identity{
+			Persona:        p.ID,
+			NameID:         p.NameID,
+			FirstName:      p.FirstName,
+			LastName:       p.LastName,
+			Email:          p.Email,
+			ShortName:      p.ShortName,
+			GroupAttribute: groupAttr,
+			Groups:         append([]string(nil), p.Groups...),
+		}, ""
+	}
+	if strings.TrimSpace(f.Username) == "" {
+		return nil, "Enter a username (it becomes the NameID), or sign in as a persona."
+	}
+	return &identity{
+		NameID:         f.Username,
+		FirstName:      f.FirstName,
+		LastName:       f.LastName,
+		Email:          f.Email,
+		ShortName:      f.ShortName,
+		GroupAttribute: groupAttr,
+		Groups:         splitGroups(f.Groups),
+	}, ""
+}
+
+// session builds the crewjam Session for id. Only NameID and
+// CustomAttributes carry identity: the other Session fields make
+// DefaultAssertionMaker add standard attributes (uid, mail,
+// eduPersonAffiliation, ...) that the SP under test should not see.
+func (s *Server) session(id *identity) *saml.Session {
+	var attrs []saml.Attribute
+	single := func(name, value string) {
+		if value == "" {
+			return
+		}
+		attrs = append(attrs, saml.Attribute{
+			Name:       name,
+			NameFormat: attrNameFormatBasic,
+			Values:     []saml.AttributeValue{{Type: "xs:string", Value: value}},
+		})
+	}
+	single("firstName", id.FirstName)
+	single("lastName", id.LastName)
+	single("email", id.Email)
+	single("shortName", id.ShortName)
+	if len(id.Groups) > 0 {
+		values := make([]saml.AttributeValue, 0, len(id.Groups))
+		for _, g := range id.Groups {
+			values = append(values, saml.AttributeValue{Type: "xs:string", Value: g})
+		}
+		attrs = append(attrs, saml.Attribute{Name: id.GroupAttribute, NameFormat: attrNameFormatBasic, Values: values})
+	}
+	now := s.now()
+	return &saml.Session{
+		ID:               "sess-" + rand.Text(),
+		CreateTime:       now,
+		ExpireTime:       now.Add(sessionLifetime),
+		Index:            "idx-" + rand.Text(),
+		NameID:           id.NameID,
+		NameIDFormat:     string(saml.UnspecifiedNameIDFormat),
+		CustomAttributes: attrs,
+	}
+}
+
+// sessionProvider implements saml.SessionProvider with the login form: it
+// draws the form until it is submitted with a usable identity.
+type sessionProvider struct{ s *Server }
+
+func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req *saml.IdpAuthnRequest) *saml.Session {
+	s := p.s
+	if req.ACSEndpoint != nil && req.ACSEndpoint.Binding != saml.HTTPPostBinding && req.ACSEndpoint.Binding != saml.HTTPPostSimpleSignBinding {
+		// crewjam skips this check when a custom ResponseWriter is set.
+		s.logger.Warn("mockidp: unsupported ACS binding", "binding", req.ACSEndpoint.Binding, "acs", req.ACSEndpoint.Location)
+		s.renderError(w, http.StatusBadRequest, "The assertion consumer service "+req.ACSEndpoint.Location+" uses the binding "+req.ACSEndpoint.Binding+"; this IdP only sends responses with HTTP-POST.")
+		return nil
+	}
+	st := loginStateFrom(r.Context())
+	if st == nil {
+		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
+		return nil
+	}
+	id, msg := s.resolve(st.form)
+	if msg != "" {
+		f := st.form
+		if strings.TrimSpace(f.GroupAttribute) == "" {
+			f.GroupAttribute = s.groupAttr
+		}
+		s.renderLogin(w, r, req, f, msg, http.StatusBadRequest)
+		return nil
+	}
+	st.identity = id
+	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups))
+	return s.session(id)
+}
+
+func spEntityID(req *saml.IdpAuthnRequest) string {
+	if req.ServiceProviderMetadata != nil {
+		return req.ServiceProviderMetadata.EntityID
+	}
+	if req.Request.Issuer != nil {
+		return req.Request.Issuer.Value
+	}
+	return ""
+}
+
+// serveSSO handles /sso: AuthnRequests (GET: HTTP-Redirect, POST: HTTP-POST)
+// and the login form that resumes them.
+func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			s.onError(w, r, http.StatusBadRequest, err)
+			return
+		}
+		if r.PostForm.Get(fieldMarker) == "1" {
+			ctx := context.WithValue(r.Context(), loginKey{}, &loginState{form: parseLoginForm(r.PostForm)})
+			if q, ok := r.PostForm[fieldQuery]; ok {
+				// Replay the HTTP-Redirect request exactly as the SP sent it,
+				// so that a query string signature still verifies.
+				r2 := r.Clone(ctx)
+				r2.Method = http.MethodGet
+				r2.URL.RawQuery = q[0]
+				r2.Body = http.NoBody
+				r2.ContentLength = 0
+				r2.Form, r2.PostForm = nil, nil
+				r2.Header.Del("Content-Type")
+				r = r2
+			} else {
+				r = r.WithContext(ctx)
+			}
+		}
+	}
+	s.idp.ServeSSO(w, s.withTrustHint(r))
+}
+
+// serveInitiate handles /idp/initiate: IdP-initiated login to ?sp=, and the
+// login form that completes it.
+func (s *Server) serveInitiate(w http.ResponseWriter, r *http.Request) {
+	var sp, relayState string
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			s.onError(w, r, http.StatusBadRequest, err)
+			return
+		}
+		sp, relayState = r.PostForm.Get(fieldSP), r.PostForm.Get(fieldRelayState)
+		if r.PostForm.Get(fieldMarker) == "1" {
+			r = r.WithContext(context.WithValue(r.Context(), loginKey{}, &loginState{form: parseLoginForm(r.PostForm)}))
+		}
+	} else {
+		q := r.URL.Query()
+		sp, relayState = q.Get(fieldSP), q.Get(fieldRelayState)
+	}
+	if sp == "" {
+		s.renderError(w, http.StatusBadRequest, "Name the service provider: /idp/initiate?sp=<entity ID>.")
+		return
+	}
+	s.idp.ServeIDPInitiated(w, r, sp, relayState)
+}
+
+// renderLogin draws the login form for req.
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *saml.IdpAuthnRequest, f loginForm, errMsg string, status int) {
+	page := loginPage{
+		SPEntityID:  spEntityID(req),
+		RequestID:   req.Request.ID,
+		RelayState:  req.RelayState,
+		Personas:    s.cfg.Personas,
+		Form:        f,
+		Error:       errMsg,
+		TrustAnySP:  s.cfg.TrustAnySP,
+		Home:        s.prefix + "/",
+		DefaultAttr: s.groupAttr,
+	}
+	if req.ACSEndpoint != nil {
+		page.ACS = req.ACSEndpoint.Location
+	}
+	page.Unregistered = !s.isRegistered(page.SPEntityID)
+	if len(req.RequestBuffer) == 0 {
+		page.IdPInitiated = true
+		page.Action = s.prefix + "/idp/initiate"
+		page.Hidden = []hiddenField{{fieldSP, page.SPEntityID}, {fieldRelayState, req.RelayState}}
+	} else {
+		page.Action = s.prefix + "/sso"
+		if r.Method == http.MethodGet {
+			page.Hidden = []hiddenField{{fieldQuery, r.URL.RawQuery}}
+		} else {
+			// HTTP-POST (or SimpleSign): post the same fields again.
+			for _, name := range []string{"SAMLRequest", fieldRelayState, "SigAlg", "Signature", "KeyInfo"} {
+				if v, ok := r.PostForm[name]; ok && len(v) > 0 {
+					page.Hidden = append(page.Hidden, hiddenField{name, v[0]})
+				}
+			}
+		}
+	}
+	setNoStore(w)
+	s.render(w, status, loginTemplate, page)
+}

@@ -1,0 +1,249 @@
+package mockidp
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/hmpconform/hmpconform/fixtures"
+)
+
+const pageCSS = `
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f4f5f7;color:#222}
+main{max-width:60rem;margin:1.5rem auto;padding:1.5rem 2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
+h1{font-size:1.4rem;margin-top:0}h2{font-size:1.1rem;margin-top:1.5rem}
+a{color:#0b5cad}
+.banner{background:#fff3cd;border:1px solid #e0b800;padding:.5rem .75rem;border-radius:4px;margin-bottom:1rem}
+.request{background:#eef3f9;padding:.5rem .75rem;border-radius:4px;font-size:.9rem}
+.request code{word-break:break-all}
+#login-error{background:#fde2e1;border:1px solid #d33;color:#900;padding:.5rem .75rem;border-radius:4px}
+.grid{display:grid;grid-template-columns:10rem 1fr;gap:.5rem 1rem;align-items:center}
+.grid label{font-weight:600}
+input[type=text],input[type=email],textarea{width:100%;box-sizing:border-box;padding:.35rem .5rem;font:inherit;border:1px solid #bbb;border-radius:4px}
+textarea{min-height:6rem;font-family:ui-monospace,monospace}
+.hint{color:#666;font-size:.85rem}
+button{font:inherit;padding:.4rem 1rem;border-radius:4px;border:1px solid #0b5cad;background:#0b5cad;color:#fff;cursor:pointer}
+button.persona{background:#fff;color:#0b5cad}
+ul.personas{list-style:none;padding:0}ul.personas li{margin:.35rem 0}
+.muted{color:#666;font-size:.85rem}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+pre{background:#f7f7f7;border:1px solid #ddd;padding:.5rem;overflow:auto;font-size:.8rem;max-height:30rem}
+details{margin:.5rem 0}
+`
+
+var baseTemplate = template.Must(template.New("base").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{block "title" .}}Mock IdP{{end}}</title><style>` + pageCSS + `</style></head>
+<body><main>{{block "main" .}}{{end}}</main></body></html>
+`))
+
+func pageTemplate(body string) *template.Template {
+	return template.Must(template.Must(baseTemplate.Clone()).Parse(body))
+}
+
+type hiddenField struct{ Name, Value string }
+
+type loginPage struct {
+	Action       string
+	Hidden       []hiddenField
+	SPEntityID   string
+	RequestID    string
+	RelayState   string
+	ACS          string
+	IdPInitiated bool
+	TrustAnySP   bool
+	Unregistered bool
+	Personas     []fixtures.Persona
+	Form         loginForm
+	Error        string
+	Home         string
+	DefaultAttr  string
+}
+
+var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
+{{define "main"}}
+<h1>Mock IdP — sign in</h1>
+{{if .TrustAnySP}}<p class="banner" id="trust-any-sp">Development mode: this IdP accepts AuthnRequests from any service provider{{if .Unregistered}}, and <strong>{{.SPEntityID}} is not registered</strong>: the response goes to the ACS URL its request named{{end}}.</p>{{end}}
+<div class="request">
+<div>Service provider: <code id="sp-entity-id">{{.SPEntityID}}</code></div>
+{{if .IdPInitiated}}<div>IdP-initiated login (no AuthnRequest){{if .RelayState}}, RelayState <code id="relay-state">{{.RelayState}}</code>{{end}}</div>
+{{else}}<div>AuthnRequest ID: <code id="request-id">{{.RequestID}}</code></div>{{end}}
+{{if .ACS}}<div>Assertion consumer service: <code id="acs-url">{{.ACS}}</code></div>{{end}}
+</div>
+{{if .Error}}<p id="login-error" role="alert">{{.Error}}</p>{{end}}
+<form id="login" method="post" action="{{.Action}}">
+<input type="hidden" name="mockidp_login" value="1">
+{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}
+{{if .Personas}}<h2>Sign in as a persona</h2>
+<ul class="personas">
+{{range .Personas}}<li><button type="submit" name="persona" value="{{.ID}}" class="persona" id="persona-{{.ID}}">{{.ID}}</button>
+<span class="muted">{{.NameID}}{{if .Groups}} — groups: {{range $i, $g := .Groups}}{{if $i}}, {{end}}“{{$g}}”{{end}}{{end}}</span>
+<a href="#" class="persona-edit" data-persona="{{.ID}}">edit</a></li>
+{{end}}</ul>
+<p class="muted">“edit” copies the persona into the form below so you can change it before signing in.</p>
+{{end}}
+<h2>Or choose the identity</h2>
+<div class="grid">
+<label for="username">Username (NameID)</label><input type="text" id="username" name="username" value="{{.Form.Username}}" autocomplete="off">
+<label for="firstName">firstName</label><input type="text" id="firstName" name="firstName" value="{{.Form.FirstName}}" autocomplete="off">
+<label for="lastName">lastName</label><input type="text" id="lastName" name="lastName" value="{{.Form.LastName}}" autocomplete="off">
+<label for="email">email</label><input type="text" id="email" name="email" value="{{.Form.Email}}" autocomplete="off">
+<label for="shortName">shortName</label><input type="text" id="shortName" name="shortName" value="{{.Form.ShortName}}" autocomplete="off">
+<label for="groups">Groups</label><div><textarea id="groups" name="groups" spellcheck="false">{{.Form.Groups}}</textarea>
+<div class="hint">One group per line, sent as-is (commas are part of the name); blank lines are ignored. No groups: the attribute is left out.</div></div>
+<label for="groupAttribute">Group attribute name</label><input type="text" id="groupAttribute" name="groupAttribute" value="{{.Form.GroupAttribute}}" autocomplete="off">
+</div>
+<p class="hint">Empty attributes are left out of the assertion.</p>
+<p><button type="submit" id="signin">Sign in</button></p>
+</form>
+<p class="muted"><a href="{{.Home}}">Mock IdP home</a></p>
+<script type="application/json" id="personas">{{.Personas}}</script>
+<script>
+(function () {
+  var personas = JSON.parse(document.getElementById('personas').textContent) || [];
+  function set(id, v) { document.getElementById(id).value = v || ''; }
+  document.querySelectorAll('a.persona-edit').forEach(function (a) {
+    a.addEventListener('click', function (ev) {
+      ev.preventDefault();
+      var p = personas.find(function (x) { return x.id === a.dataset.persona; });
+      if (!p) { return; }
+      set('username', p.nameID); set('firstName', p.firstName); set('lastName', p.lastName);
+      set('email', p.email); set('shortName', p.shortName);
+      set('groups', (p.groups || []).join('\n'));
+      document.getElementById('username').focus();
+    });
+  });
+})();
+</script>
+{{end}}`)
+
+type homePage struct {
+	EntityID     string
+	MetadataURL  string
+	SSOURL       string
+	TrustAnySP   bool
+	SPs          []homeSP
+	Personas     []fixtures.Persona
+	GroupAttr    string
+	LogURL       string
+	LogJSONURL   string
+	Certificate  string
+	ResponseLogN int
+}
+
+type homeSP struct{ EntityID, InitiateURL string }
+
+var homeTemplate = pageTemplate(`{{define "main"}}
+<h1>Mock IdP</h1>
+{{if .TrustAnySP}}<p class="banner" id="trust-any-sp">Development mode (trust any SP): AuthnRequests from unregistered service providers are accepted and answered at the ACS URL they name.</p>{{end}}
+<p>Entity ID: <code>{{.EntityID}}</code><br>
+Metadata: <a href="{{.MetadataURL}}">{{.MetadataURL}}</a><br>
+SSO (HTTP-Redirect and HTTP-POST): <code>{{.SSOURL}}</code><br>
+Default group attribute: <code>{{.GroupAttr}}</code></p>
+<h2>Service providers</h2>
+{{if .SPs}}<ul id="sps">{{range .SPs}}<li><code>{{.EntityID}}</code> — <a class="initiate" href="{{.InitiateURL}}">IdP-initiated login</a></li>{{end}}</ul>
+{{else}}<p class="muted">No service provider is registered.</p>{{end}}
+<h2>Personas</h2>
+{{if .Personas}}<table id="personas-table"><tr><th>ID</th><th>NameID</th><th>Name</th><th>email</th><th>shortName</th><th>Groups</th></tr>
+{{range .Personas}}<tr><td>{{.ID}}</td><td>{{.NameID}}</td><td>{{.FirstName}} {{.LastName}}</td><td>{{.Email}}</td><td>{{.ShortName}}</td><td>{{range $i, $g := .Groups}}{{if $i}}<br>{{end}}{{$g}}{{end}}</td></tr>
+{{end}}</table>{{else}}<p class="muted">No personas.</p>{{end}}
+<h2>Responses</h2>
+<p><a id="log-link" href="{{.LogURL}}">Response log</a> ({{.ResponseLogN}}) · <a href="{{.LogJSONURL}}">JSON</a></p>
+<details><summary>Signing certificate</summary><pre>{{.Certificate}}</pre></details>
+{{end}}`)
+
+var logTemplate = pageTemplate(`{{define "title"}}Response log — Mock IdP{{end}}
+{{define "main"}}
+<h1>Response log</h1>
+<p class="muted">Newest first; the last 200 responses are kept. <a href="{{.Home}}">Home</a></p>
+{{range .Entries}}<section class="entry">
+<h2>{{.Time.Format "2006-01-02 15:04:05.000 MST"}} — <code>{{.SP}}</code></h2>
+<table>
+<tr><th>NameID</th><td class="nameid">{{.NameID}}</td></tr>
+<tr><th>Status</th><td>{{.Status}}</td></tr>
+<tr><th>InResponseTo</th><td>{{if .InResponseTo}}{{.InResponseTo}}{{else}}(IdP-initiated){{end}}</td></tr>
+<tr><th>ACS</th><td>{{.ACS}}</td></tr>
+{{if .Persona}}<tr><th>Persona</th><td>{{.Persona}}</td></tr>{{end}}
+<tr><th>Groups{{if .GroupAttribute}} ({{.GroupAttribute}}){{end}}</th><td class="groups">{{range $i, $g := .Groups}}{{if $i}}<br>{{end}}“{{$g}}”{{else}}(none){{end}}</td></tr>
+</table>
+<details open><summary>Response XML{{if .Encrypted}} (the assertion is encrypted for the SP){{end}}</summary><pre class="response-xml">{{.ResponseXML}}</pre></details>
+{{if and .Encrypted .AssertionXML}}<details><summary>Assertion XML, before encryption</summary><pre class="assertion-xml">{{.AssertionXML}}</pre></details>{{end}}
+</section>
+{{else}}<p>No responses yet.</p>{{end}}
+{{end}}`)
+
+var errorTemplate = pageTemplate(`{{define "title"}}Error {{.Status}} — Mock IdP{{end}}
+{{define "main"}}
+<h1 id="error-status">{{.Status}} {{.StatusText}}</h1>
+{{if .Message}}<p id="error-message">{{.Message}}</p>{{end}}
+<p class="muted">Details are in the mock IdP's log. <a href="{{.Home}}">Home</a></p>
+{{end}}`)
+
+func setNoStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// render executes t into a buffer first, so a template error becomes a 500
+// rather than half a page.
+func (s *Server) render(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		s.logger.Error("mockidp: render page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) renderError(w http.ResponseWriter, status int, msg string) {
+	setNoStore(w)
+	s.render(w, status, errorTemplate, struct {
+		Status     int
+		StatusText string
+		Message    string
+		Home       string
+	}{status, http.StatusText(status), msg, s.prefix + "/"})
+}
+
+func (s *Server) serveHome(w http.ResponseWriter, _ *http.Request) {
+	page := homePage{
+		EntityID:     s.EntityID(),
+		MetadataURL:  s.MetadataURL(),
+		SSOURL:       s.SSOURL(),
+		TrustAnySP:   s.cfg.TrustAnySP,
+		Personas:     s.cfg.Personas,
+		GroupAttr:    s.groupAttr,
+		LogURL:       s.prefix + "/log",
+		LogJSONURL:   s.prefix + "/api/log",
+		Certificate:  s.CertificatePEM(),
+		ResponseLogN: len(s.Log()),
+	}
+	for _, id := range s.serviceProviders() {
+		page.SPs = append(page.SPs, homeSP{EntityID: id, InitiateURL: s.prefix + "/idp/initiate?" + url.Values{fieldSP: {id}}.Encode()})
+	}
+	s.render(w, http.StatusOK, homeTemplate, page)
+}
+
+func (s *Server) serveLog(w http.ResponseWriter, _ *http.Request) {
+	entries := s.Log()
+	slices.Reverse(entries)
+	setNoStore(w)
+	s.render(w, http.StatusOK, logTemplate, struct {
+		Entries []LoggedResponse
+		Home    string
+	}{entries, s.prefix + "/"})
+}
+
+func (s *Server) serveLogJSON(w http.ResponseWriter, _ *http.Request) {
+	setNoStore(w)
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(s.Log())
+}

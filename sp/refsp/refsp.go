@@ -1,0 +1,125 @@
+// Package refsp assembles a runnable reference SP from a data directory:
+// the SQLite store, the SP signing key pair, the haiadmin password and the
+// HTTP server. Binaries, `make run` and the suites all start it this way.
+package refsp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hmpconform/hmpconform/internal/keypair"
+	"github.com/hmpconform/hmpconform/sp/server"
+	"github.com/hmpconform/hmpconform/sp/store"
+	"github.com/hmpconform/hmpconform/sp/store/sqlite"
+)
+
+// Options configure an SP instance.
+type Options struct {
+	DataDir string
+	BaseURL *url.URL
+	// AdminPassword sets (or resets) the haiadmin password; blank keeps the
+	// stored one, or generates one on first start.
+	AdminPassword string
+	Now           func() time.Time
+	Rand          io.Reader
+	Logger        *slog.Logger
+	Provision     server.ProvisionFunc // tests only: a deliberately broken rule set
+}
+
+// App is a running reference SP (without its listener).
+type App struct {
+	Server *server.Server
+	Store  store.Store
+	// GeneratedPassword is set when this start generated the haiadmin
+	// password; it is also kept in DataDir/haiadmin-password.txt (0600).
+	GeneratedPassword string
+}
+
+// PasswordFile is where a generated haiadmin password is kept for the
+// person who started the SP.
+const PasswordFile = "haiadmin-password.txt"
+
+// Open builds the SP from opts.
+func Open(ctx context.Context, opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	pair, err := keypair.LoadOrCreate(opts.DataDir, "sp-signing", "HMP reference SP", opts.Now())
+	if err != nil {
+		return nil, fmt.Errorf("sp key pair: %w", err)
+	}
+	st, err := sqlite.Open(filepath.Join(opts.DataDir, "hmp.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	generated, err := ensureAdminPassword(ctx, st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	srv, err := server.New(server.Config{
+		BaseURL: opts.BaseURL, Store: st, Key: pair.Key, Certificate: pair.Certificate,
+		Now: opts.Now, Rand: opts.Rand, Logger: opts.Logger, Provision: opts.Provision,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &App{Server: srv, Store: st, GeneratedPassword: generated}, nil
+}
+
+// Handler is the SP's HTTP handler.
+func (a *App) Handler() http.Handler { return a.Server.Handler() }
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+func ensureAdminPassword(ctx context.Context, st store.Store, opts Options) (generated string, err error) {
+	pw := opts.AdminPassword
+	if pw == "" {
+		_, err := st.AdminPasswordHash(ctx)
+		if err == nil {
+			return "", nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return "", fmt.Errorf("read admin password: %w", err)
+		}
+		raw := make([]byte, 15)
+		if _, err := io.ReadFull(opts.Rand, raw); err != nil {
+			return "", fmt.Errorf("generate admin password: %w", err)
+		}
+		pw = base64.RawURLEncoding.EncodeToString(raw)
+		generated = pw
+		if err := os.WriteFile(filepath.Join(opts.DataDir, PasswordFile), []byte(pw+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("keep admin password: %w", err)
+		}
+	}
+	if generated == "" {
+		// A password set from outside makes a kept, generated one stale.
+		_ = os.Remove(filepath.Join(opts.DataDir, PasswordFile))
+	}
+	hash, err := server.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	if err := st.SetAdminPasswordHash(ctx, hash); err != nil {
+		return "", fmt.Errorf("store admin password: %w", err)
+	}
+	return generated, nil
+}

@@ -1,0 +1,403 @@
+// Package samlsso is the reference SP's SAML layer: it turns the saved
+// settings into a crewjam/saml ServiceProvider, verifies what arrives at the
+// ACS (adding the checks crewjam leaves to the caller: one assertion per
+// response, server-side request IDs, a persistent replay cache) and makes
+// SP-initiated AuthnRequests. It knows nothing of accounts or groups.
+package samlsso
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/hmpconform/hmpconform/sp/jit"
+	"github.com/hmpconform/hmpconform/sp/settings"
+	"github.com/hmpconform/hmpconform/sp/store"
+)
+
+// ACSPath is where the SP receives responses (HTTP-POST binding).
+const ACSPath = "/sso/callback"
+
+// MetadataPath is where the SP serves its metadata.
+const MetadataPath = "/saml/metadata"
+
+// RequestLifetime bounds how long an issued AuthnRequest ID stays usable.
+const RequestLifetime = 10 * time.Minute
+
+// MaxResponseBytes bounds a decoded SAMLResponse.
+const MaxResponseBytes = 1 << 20
+
+// Code is a stable, machine-readable reason for a refused login; the
+// browser sees it, the suites read it.
+type Code string
+
+const (
+	CodeSSODisabled        Code = "sso-disabled"
+	CodeMissingResponse    Code = "missing-response"
+	CodeMalformed          Code = "malformed"
+	CodeTooLarge           Code = "too-large"
+	CodeSignature          Code = "signature"
+	CodeExpired            Code = "expired"
+	CodeNotYetValid        Code = "not-yet-valid"
+	CodeAudience           Code = "audience"
+	CodeDestination        Code = "destination"
+	CodeIssuer             Code = "issuer"
+	CodeRequestID          Code = "request-id"
+	CodeReplayed           Code = "replayed"
+	CodeStatus             Code = "status"
+	CodeMultipleAssertions Code = "multiple-assertions"
+	CodeNoIdentifier       Code = "no-identifier"
+	CodeReservedIdentifier Code = "reserved-identifier"
+	CodeRefused            Code = "refused"
+	CodeMisconfigured      Code = "misconfigured"
+)
+
+// RefusalError is a refused login: a short public reason plus the private
+// detail for the log.
+type RefusalError struct {
+	Code   Code
+	Reason string // safe to show
+	Err    error  // detail for the log
+}
+
+func (e *RefusalError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Code, e.Reason, e.Err) }
+func (e *RefusalError) Unwrap() error { return e.Err }
+
+func refuse(code Code, reason string, err error) *RefusalError {
+	return &RefusalError{Code: code, Reason: reason, Err: err}
+}
+
+// SP is the SAML side of the reference SP.
+type SP struct {
+	BaseURL     *url.URL // the SP's public base, e.g. https://hmp.sp.test:8443
+	Key         *rsa.PrivateKey
+	Certificate *x509.Certificate
+	Store       store.Store
+	Now         func() time.Time
+}
+
+// ACSURL is BaseURL + ACSPath.
+func (s *SP) ACSURL() url.URL { return *s.BaseURL.ResolveReference(&url.URL{Path: ACSPath}) }
+
+// DefaultEntityID is the Audience URI the SP proposes when none is set.
+func (s *SP) DefaultEntityID() string {
+	return s.BaseURL.ResolveReference(&url.URL{Path: MetadataPath}).String()
+}
+
+// ParseCertificate accepts a PEM block or bare base64 DER, as admins paste
+// either.
+func ParseCertificate(text string) (*x509.Certificate, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, errors.New("no certificate given")
+	}
+	var der []byte
+	if block, _ := pem.Decode([]byte(text)); block != nil {
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block is %q, not CERTIFICATE", block.Type)
+		}
+		der = block.Bytes
+	} else {
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+		if err != nil {
+			return nil, errors.New("neither PEM nor base64")
+		}
+		der = b
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// serviceProvider builds the crewjam SP for one request from the saved
+// settings, with the clock frozen at now.
+func (s *SP) serviceProvider(cfg settings.Settings, now time.Time) (*saml.ServiceProvider, error) {
+	metadataURL := s.BaseURL.ResolveReference(&url.URL{Path: MetadataPath})
+	entityID := cfg.AudienceURI
+	if entityID == "" {
+		entityID = s.DefaultEntityID()
+	}
+	sp := &saml.ServiceProvider{
+		EntityID:          entityID,
+		Key:               s.Key,
+		Certificate:       s.Certificate,
+		MetadataURL:       *metadataURL,
+		AcsURL:            s.ACSURL(),
+		AllowIDPInitiated: true, // SET-IDPINIT: accepted whether or not an SSO URL is set (choice)
+		Clock:             dsig.NewFakeClockAt(now),
+		// SHA-1 signatures are refused: no current IdP needs them.
+		RejectSHA1Signatures: true,
+		AuthnNameIDFormat:    saml.UnspecifiedNameIDFormat,
+	}
+	if cfg.SignRequest {
+		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
+		if cfg.SignatureAlgorithm == settings.AlgSHA512 {
+			sp.SignatureMethod = dsig.RSASHA512SignatureMethod
+		}
+	}
+	if cfg.IdPCertificatePEM != "" {
+		cert, err := ParseCertificate(cfg.IdPCertificatePEM)
+		if err != nil {
+			return nil, fmt.Errorf("idp certificate: %w", err)
+		}
+		sp.IDPMetadata = idpMetadata(cfg, cert)
+	}
+	return sp, nil
+}
+
+func idpMetadata(cfg settings.Settings, cert *x509.Certificate) *saml.EntityDescriptor {
+	keyDescriptor := saml.KeyDescriptor{
+		Use: "signing",
+		KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{{
+			Data: base64.StdEncoding.EncodeToString(cert.Raw),
+		}}}},
+	}
+	desc := saml.IDPSSODescriptor{
+		SSODescriptor: saml.SSODescriptor{RoleDescriptor: saml.RoleDescriptor{
+			ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+			KeyDescriptors:             []saml.KeyDescriptor{keyDescriptor},
+		}},
+	}
+	if cfg.SSOURL != "" {
+		desc.SingleSignOnServices = []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: cfg.SSOURL}}
+	}
+	return &saml.EntityDescriptor{EntityID: cfg.IdPEntityID, IDPSSODescriptors: []saml.IDPSSODescriptor{desc}}
+}
+
+// Metadata returns the SP's metadata XML for the given settings.
+func (s *SP) Metadata(cfg settings.Settings) ([]byte, error) {
+	sp, err := s.serviceProvider(cfg, s.Now())
+	if err != nil {
+		// Metadata must stay reachable even with a broken IdP certificate.
+		cfg.IdPCertificatePEM = ""
+		if sp, err = s.serviceProvider(cfg, s.Now()); err != nil {
+			return nil, err
+		}
+	}
+	md := sp.Metadata()
+	// The signing certificate is for request signatures only; without an
+	// encryption key the IdP sends plain assertions, which the SP verifies.
+	for i := range md.SPSSODescriptors {
+		var kept []saml.KeyDescriptor
+		for _, kd := range md.SPSSODescriptors[i].KeyDescriptors {
+			if kd.Use != "encryption" {
+				kept = append(kept, kd)
+			}
+		}
+		md.SPSSODescriptors[i].KeyDescriptors = kept
+		md.SPSSODescriptors[i].AuthnRequestsSigned = &cfg.SignRequest
+	}
+	b, err := xml.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("marshal metadata: %w", err)
+	}
+	return append([]byte(xml.Header), b...), nil
+}
+
+// AuthnRedirect makes an SP-initiated AuthnRequest (HTTP-Redirect binding,
+// signed when the settings say so), remembers its ID server-side and
+// returns the URL to send the browser to.
+func (s *SP) AuthnRedirect(ctx context.Context, cfg settings.Settings, relayState string) (*url.URL, error) {
+	if cfg.Mode != settings.ModeJIT || cfg.SSOURL == "" {
+		return nil, errors.New("SP-initiated login needs Just-in-Time mode and a SAML SSO URL")
+	}
+	now := s.Now()
+	sp, err := s.serviceProvider(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	if sp.IDPMetadata == nil {
+		return nil, errors.New("no IdP certificate configured")
+	}
+	req, err := sp.MakeAuthenticationRequest(cfg.SSOURL, saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	if err != nil {
+		return nil, fmt.Errorf("make authn request: %w", err)
+	}
+	if err := s.Store.RememberRequest(ctx, req.ID, now.Add(RequestLifetime)); err != nil {
+		return nil, fmt.Errorf("remember request: %w", err)
+	}
+	u, err := req.Redirect(relayState, sp)
+	if err != nil {
+		return nil, fmt.Errorf("encode authn request: %w", err)
+	}
+	return u, nil
+}
+
+// Verify checks a base64 SAMLResponse posted to the ACS and returns the
+// assertion's subject and attributes. Every refusal is a *RefusalError.
+func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse string) (jit.Assertion, error) {
+	if cfg.Mode != settings.ModeJIT {
+		return jit.Assertion{}, refuse(CodeSSODisabled, "single sign-on is not enabled on this system", errors.New("mode is not jit"))
+	}
+	if strings.TrimSpace(samlResponse) == "" {
+		return jit.Assertion{}, refuse(CodeMissingResponse, "no SAMLResponse was posted", errors.New("empty SAMLResponse"))
+	}
+	if base64.StdEncoding.DecodedLen(len(samlResponse)) > MaxResponseBytes {
+		return jit.Assertion{}, refuse(CodeTooLarge, "the SAML response is too large", fmt.Errorf("%d base64 bytes", len(samlResponse)))
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(samlResponse), ""))
+	if err != nil {
+		return jit.Assertion{}, refuse(CodeMalformed, "the SAML response is not valid base64", err)
+	}
+	now := s.Now()
+	sp, err := s.serviceProvider(cfg, now)
+	if err != nil || sp.IDPMetadata == nil {
+		return jit.Assertion{}, refuse(CodeMisconfigured, "single sign-on is not fully configured (IdP certificate)", err)
+	}
+	// Request IDs live in the store, not in a cookie: the ACS POST comes
+	// from another site, where SameSite cookies are not sent.
+	var inResponseTo string
+	sp.ValidateRequestID = func(resp saml.Response, _ []string) error {
+		inResponseTo = resp.InResponseTo
+		if inResponseTo == "" {
+			return nil // IdP-initiated
+		}
+		if !s.requestKnown(ctx, inResponseTo, now) {
+			return fmt.Errorf("InResponseTo %q was not issued by this SP or has expired: %w", inResponseTo, saml.ErrRequestIDMismatch)
+		}
+		return nil
+	}
+	sp.ReplayCache = replayCache{ctx: ctx, store: s.Store, now: now}
+
+	assertion, err := sp.ParseXMLResponse(raw, nil, s.ACSURL())
+	if err != nil {
+		return jit.Assertion{}, classify(err)
+	}
+	// crewjam returns the first of several assertions in a signed response:
+	// HMP must refuse any response that carries more than one.
+	if n, err := countAssertions(raw); err != nil || n != 1 {
+		return jit.Assertion{}, refuse(CodeMultipleAssertions, "the response carries more than one assertion", fmt.Errorf("%d assertions (%v)", n, err))
+	}
+	if inResponseTo != "" {
+		if err := s.Store.ConsumeRequest(ctx, inResponseTo, now); err != nil {
+			return jit.Assertion{}, refuse(CodeRequestID, "the response answers a login request that was already used", err)
+		}
+	}
+	return toJIT(assertion), nil
+}
+
+func (s *SP) requestKnown(ctx context.Context, id string, now time.Time) bool {
+	// Peek without consuming: only a fully verified response uses it up.
+	// RememberRequest is idempotent per ID, so a store that lacks a peek
+	// method is given one by consuming and re-remembering.
+	if err := s.Store.ConsumeRequest(ctx, id, now); err != nil {
+		return false
+	}
+	return s.Store.RememberRequest(ctx, id, now.Add(RequestLifetime)) == nil
+}
+
+type replayCache struct {
+	ctx   context.Context
+	store store.Store
+	now   time.Time
+}
+
+func (c replayCache) Consume(id string, expiresAt time.Time) error {
+	err := c.store.ConsumeAssertion(c.ctx, id, expiresAt, c.now)
+	if errors.Is(err, store.ErrReplayed) {
+		return saml.ErrAssertionReplayed
+	}
+	return err
+}
+
+func countAssertions(raw []byte) (int, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return 0, err
+	}
+	n := 0
+	var walk func(el *etree.Element)
+	walk = func(el *etree.Element) {
+		if (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion") && el.NamespaceURI() == "urn:oasis:names:tc:SAML:2.0:assertion" {
+			n++
+		}
+		for _, c := range el.ChildElements() {
+			walk(c)
+		}
+	}
+	if root := doc.Root(); root != nil {
+		walk(root)
+	}
+	return n, nil
+}
+
+func toJIT(a *saml.Assertion) jit.Assertion {
+	out := jit.Assertion{Attributes: map[string][]string{}}
+	if a.Subject != nil && a.Subject.NameID != nil {
+		out.NameID = a.Subject.NameID.Value
+	}
+	for _, stmt := range a.AttributeStatements {
+		for _, attr := range stmt.Attributes {
+			var values []string
+			for _, v := range attr.Values {
+				values = append(values, v.Value)
+			}
+			out.Attributes[attr.Name] = append(out.Attributes[attr.Name], values...)
+			if attr.FriendlyName != "" && attr.FriendlyName != attr.Name {
+				out.Attributes[attr.FriendlyName] = append(out.Attributes[attr.FriendlyName], values...)
+			}
+		}
+	}
+	return out
+}
+
+// classify maps crewjam's errors to a stable code and a short reason.
+func classify(err error) *RefusalError {
+	var bad saml.ErrBadStatus
+	switch {
+	case errors.As(err, &bad):
+		return refuse(CodeStatus, "the identity provider reported a failed login", err)
+	case errors.Is(err, saml.ErrAssertionReplayed):
+		return refuse(CodeReplayed, "this response was already used", err)
+	case errors.Is(err, saml.ErrRequestIDMismatch):
+		return refuse(CodeRequestID, "the response does not answer a login request from this system", err)
+	case errors.Is(err, saml.ErrInvalidSignature), errors.Is(err, saml.ErrUntrustedCertificate),
+		errors.Is(err, saml.ErrCertificateNotValidNow):
+		return refuse(CodeSignature, "the response is not signed by the trusted identity provider", err)
+	case errors.Is(err, saml.ErrExpired):
+		return refuse(CodeExpired, "the response has expired", err)
+	case errors.Is(err, saml.ErrNotYetValid):
+		return refuse(CodeNotYetValid, "the response is not valid yet", err)
+	case errors.Is(err, saml.ErrAudienceMismatch):
+		return refuse(CodeAudience, "the response is meant for another service provider", err)
+	case errors.Is(err, saml.ErrDestinationMismatch):
+		return refuse(CodeDestination, "the response was sent to another address", err)
+	case errors.Is(err, saml.ErrIssuerMismatch):
+		return refuse(CodeIssuer, "the response comes from an unknown identity provider", err)
+	case errors.Is(err, saml.ErrMalformedMessage), errors.Is(err, saml.ErrMissingElement):
+		if strings.Contains(err.Error(), "signature") || strings.Contains(err.Error(), "Signature") {
+			return refuse(CodeSignature, "the response is not signed by the trusted identity provider", err)
+		}
+		return refuse(CodeMalformed, "the SAML response is malformed", err)
+	}
+	return refuse(CodeRefused, "the SAML response was refused", err)
+}
+
+// IsRefusal reports whether err is a refused login and returns it.
+func IsRefusal(err error) (*RefusalError, bool) {
+	var r *RefusalError
+	ok := errors.As(err, &r)
+	return r, ok
+}
+
+// EncodeCertificatePEM is the SP signing certificate as a download.
+func EncodeCertificatePEM(cert *x509.Certificate) []byte {
+	var b bytes.Buffer
+	_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	return b.Bytes()
+}
