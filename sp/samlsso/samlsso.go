@@ -293,12 +293,8 @@ func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse str
 
 func (s *SP) requestKnown(ctx context.Context, id string, now time.Time) bool {
 	// Peek without consuming: only a fully verified response uses it up.
-	// RememberRequest is idempotent per ID, so a store that lacks a peek
-	// method is given one by consuming and re-remembering.
-	if err := s.Store.ConsumeRequest(ctx, id, now); err != nil {
-		return false
-	}
-	return s.Store.RememberRequest(ctx, id, now.Add(RequestLifetime)) == nil
+	ok, err := s.Store.RequestIssued(ctx, id, now)
+	return err == nil && ok
 }
 
 type replayCache struct {

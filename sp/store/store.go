@@ -96,6 +96,9 @@ type Store interface {
 
 	// RememberRequest records an AuthnRequest ID the SP issued.
 	RememberRequest(ctx context.Context, id string, expiresAt time.Time) error
+	// RequestIssued reports whether id was issued and is still unused and
+	// unexpired, without using it up.
+	RequestIssued(ctx context.Context, id string, now time.Time) (bool, error)
 	// ConsumeRequest removes an issued, unexpired request ID; ErrNotFound if
 	// it was never issued, already used or expired.
 	ConsumeRequest(ctx context.Context, id string, now time.Time) error

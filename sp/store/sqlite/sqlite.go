@@ -726,6 +726,18 @@ func (s *Store) ConsumeRequest(ctx context.Context, id string, now time.Time) er
 	return nil
 }
 
+// RequestIssued reports whether an issued request ID is unused and unexpired.
+func (s *Store) RequestIssued(ctx context.Context, id string, now time.Time) (bool, error) {
+	var n int
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM saml_requests WHERE id = ? AND expires_at > ?`, id, nanos(now)).Scan(&n)
+	})
+	if err != nil {
+		return false, fmt.Errorf("request issued %q: %w", id, err)
+	}
+	return n > 0, nil
+}
+
 // ConsumeAssertion records an assertion ID until expiresAt;
 // store.ErrReplayed if it is already recorded and unexpired.
 func (s *Store) ConsumeAssertion(ctx context.Context, id string, expiresAt, now time.Time) error {

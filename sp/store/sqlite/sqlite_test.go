@@ -822,3 +822,33 @@ func TestErrorsCarryContext(t *testing.T) {
 		t.Fatalf("err = %v: want wrapped ErrGroupExists with context", err)
 	}
 }
+
+func TestRequestIssuedPeeksWithoutConsuming(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(filepath.Join(t.TempDir(), "peek.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Unix(1_800_000_000, 0)
+	if err := st.RememberRequest(ctx, "id-1", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if ok, err := st.RequestIssued(ctx, "id-1", now); err != nil || !ok {
+			t.Fatalf("peek %d: ok=%v err=%v", i, ok, err)
+		}
+	}
+	if ok, _ := st.RequestIssued(ctx, "id-1", now.Add(time.Minute)); ok {
+		t.Fatal("an expired request ID is still issued")
+	}
+	if ok, _ := st.RequestIssued(ctx, "never", now); ok {
+		t.Fatal("an unknown request ID is issued")
+	}
+	if err := st.ConsumeRequest(ctx, "id-1", now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.RequestIssued(ctx, "id-1", now); ok {
+		t.Fatal("a consumed request ID is still issued")
+	}
+}
