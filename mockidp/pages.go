@@ -78,15 +78,8 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 <input type="hidden" name="mockidp_login" value="1">
 {{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
 {{end}}
-{{if .Personas}}<h2>Sign in as a persona</h2>
-<ul class="personas">
-{{range .Personas}}<li><button type="submit" name="persona" value="{{.ID}}" class="persona" id="persona-{{.ID}}">{{.ID}}</button>
-<span class="muted">{{.NameID}}{{if .Groups}} — groups: {{range $i, $g := .Groups}}{{if $i}}, {{end}}“{{$g}}”{{end}}{{end}}</span>
-<a href="#" class="persona-edit" data-persona="{{.ID}}">edit</a></li>
-{{end}}</ul>
-<p class="muted">“edit” copies the persona into the form below so you can change it before signing in.</p>
-{{end}}
-<h2>Or choose the identity</h2>
+<h2>Choose the identity</h2>
+<!-- The manual fields and #signin come first, so that Enter in a field signs in with them rather than as the first persona. -->
 <div class="grid">
 <label for="username">Username (NameID)</label><input type="text" id="username" name="username" value="{{.Form.Username}}" autocomplete="off">
 <label for="firstName">firstName</label><input type="text" id="firstName" name="firstName" value="{{.Form.FirstName}}" autocomplete="off">
@@ -99,6 +92,14 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 </div>
 <p class="hint">Empty attributes are left out of the assertion.</p>
 <p><button type="submit" id="signin">Sign in</button></p>
+{{if .Personas}}<h2>Or sign in as a persona</h2>
+<ul class="personas">
+{{range .Personas}}<li><button type="submit" name="persona" value="{{.ID}}" class="persona" id="persona-{{.ID}}">{{.ID}}</button>
+<span class="muted">{{.NameID}}{{if .Groups}} — groups: {{range $i, $g := .Groups}}{{if $i}}, {{end}}“{{$g}}”{{end}}{{end}}</span>
+<a href="#" class="persona-edit" data-persona="{{.ID}}">edit</a></li>
+{{end}}</ul>
+<p class="muted">“edit” copies the persona into the form above so you can change it before signing in.</p>
+{{end}}
 </form>
 <p class="muted"><a href="{{.Home}}">Mock IdP home</a></p>
 <script type="application/json" id="personas">{{.Personas}}</script>

@@ -29,12 +29,13 @@ func (s *Server) handleSettingsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, cfg settings.Settings, errs fieldErrors, saved string) {
+	acs := s.saml.ACSURL()
 	s.render(w, r, status, "settings.html", map[string]any{
 		"S":               cfg,
 		"DefaultGroups":   strings.Join(cfg.DefaultUserGroups, ", "),
 		"Errors":          errs,
 		"Saved":           saved,
-		"ACSURL":          s.saml.ACSURL(),
+		"ACSURL":          acs.String(),
 		"DefaultEntityID": s.saml.DefaultEntityID(),
 		"MetadataPath":    samlsso.MetadataPath,
 	})

@@ -1,0 +1,240 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
+)
+
+// StepTimeout bounds one browser step (a page load, a form submit).
+const StepTimeout = 20 * time.Second
+
+// Admin is haiadmin signed in at the SP's local /login in a browser tab of
+// its own, doing what an administrator does in the admin UI.
+type Admin struct {
+	env    *Env
+	Tab    context.Context
+	cancel context.CancelFunc
+}
+
+// UserRow is one row of the SP's Users page.
+type UserRow struct {
+	ID          string   `json:"id"`
+	Identifier  string   `json:"identifier"`
+	DisplayName string   `json:"displayName"`
+	Email       string   `json:"email"`
+	Groups      []string `json:"groups"`
+}
+
+// NewAdmin opens a tab and signs in as haiadmin.
+func (e *Env) NewAdmin(parent context.Context) (*Admin, error) {
+	tab, cancel, err := e.Browser.NewTab(parent)
+	if err != nil {
+		return nil, err
+	}
+	a := &Admin{env: e, Tab: tab, cancel: cancel}
+	if err := a.SignIn(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close closes the admin's tab.
+func (a *Admin) Close() { a.cancel() }
+
+// SignIn signs in at /login with haiadmin's password.
+func (a *Admin) SignIn() error {
+	err := browser.Run(a.Tab, StepTimeout,
+		chromedp.Navigate(a.env.SPURL("/login")),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+		SetField("username", "haiadmin"),
+		SetField("password", a.env.AdminPassword),
+		ClickAndWaitForLoad("login-submit"),
+		chromedp.WaitVisible(chromedp.ID("admin-nav")),
+	)
+	if err != nil {
+		return fmt.Errorf("sign in as haiadmin: %w", err)
+	}
+	return nil
+}
+
+// open navigates to an admin page, signing in again if the session ended.
+func (a *Admin) open(path, readyID string) error {
+	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(path))); err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	loc, _ := browser.Location(a.Tab)
+	if strings.Contains(loc, "/login") {
+		if err := a.SignIn(); err != nil {
+			return err
+		}
+		if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(path))); err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	if err := browser.Run(a.Tab, StepTimeout, chromedp.WaitVisible(chromedp.ID(readyID))); err != nil {
+		return fmt.Errorf("open %s: no #%s: %w", path, readyID, err)
+	}
+	return nil
+}
+
+// evalJSON runs a JS expression that returns a JSON string and decodes it.
+func evalJSON(tab context.Context, expr string, out any) error {
+	s, err := browser.Get(tab, StepTimeout, chromedp.Evaluate[string](expr))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(s), out)
+}
+
+// Users reads the Users page.
+func (a *Admin) Users() ([]UserRow, error) {
+	if err := a.open("/admin/users", "users"); err != nil {
+		return nil, err
+	}
+	var rows []UserRow
+	err := evalJSON(a.Tab, `JSON.stringify(Array.from(document.querySelectorAll('#users tr[data-user]')).map(tr => ({
+		id: (tr.querySelector('td.identifier a')||{href:''}).href.split('/').pop(),
+		identifier: tr.dataset.user,
+		displayName: tr.querySelector('td.display-name').textContent.trim(),
+		email: tr.querySelector('td.email').textContent.trim(),
+		groups: tr.querySelector('td.groups').textContent.split(',').map(s => s.trim()).filter(s => s !== ''),
+	})))`, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read users page: %w", err)
+	}
+	return rows, nil
+}
+
+// UsersNamed returns the Users-page rows whose identifier equals id,
+// ignoring case (a conforming SP has at most one).
+func (a *Admin) UsersNamed(id string) ([]UserRow, error) {
+	rows, err := a.Users()
+	if err != nil {
+		return nil, err
+	}
+	var out []UserRow
+	for _, r := range rows {
+		if strings.EqualFold(r.Identifier, id) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Groups reads the names on the Groups page.
+func (a *Admin) Groups() ([]string, error) {
+	if err := a.open("/admin/groups", "groups"); err != nil {
+		return nil, err
+	}
+	var names []string
+	err := evalJSON(a.Tab, `JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]')).map(tr => tr.dataset.group))`, &names)
+	return names, err
+}
+
+// CreateGroup creates a group with a role through the Groups page.
+func (a *Admin) CreateGroup(name, role string) error {
+	if err := a.open("/admin/groups", "create-group"); err != nil {
+		return err
+	}
+	err := browser.Run(a.Tab, StepTimeout,
+		SetField("group-name", name),
+		SetField("group-role", role),
+		ClickAndWaitForLoad("create-group-submit"),
+		chromedp.WaitVisible(chromedp.ID("groups")),
+	)
+	if err != nil {
+		return fmt.Errorf("create group %q: %w", name, err)
+	}
+	names, err := a.Groups()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n == name {
+			return nil
+		}
+	}
+	msg, _ := browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[string](`(document.querySelector('#groups-error')||{textContent:''}).textContent`))
+	return fmt.Errorf("create group %q: not listed afterwards %s", name, msg)
+}
+
+// SettingsResult is what the settings page said after Save Settings.
+type SettingsResult struct {
+	Saved       bool              `json:"saved"`
+	Flash       string            `json:"flash"`
+	FieldErrors map[string]string `json:"fieldErrors"`
+}
+
+// SaveSettings sets the given fields of the User Provisioning/SSO form (by
+// element ID; checkboxes take "on"/"off", radios the value's element ID
+// such as "mode-jit") and presses Save Settings.
+func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
+	if err := a.open("/admin/settings", "settings-form"); err != nil {
+		return SettingsResult{}, err
+	}
+	for id, v := range fields {
+		var step chromedp.Action[chromedp.Void]
+		switch {
+		case id == "mode":
+			step = chromedp.Click(chromedp.ID("mode-" + v))
+		case v == "on" || v == "off":
+			step = chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById(%q).checked = %v`, id, v == "on"))
+		default:
+			step = SetField(id, v)
+		}
+		if err := browser.Run(a.Tab, StepTimeout, step); err != nil {
+			return SettingsResult{}, fmt.Errorf("set %s: %w", id, err)
+		}
+	}
+	if err := browser.Run(a.Tab, StepTimeout,
+		ClickAndWaitForLoad("save-settings"),
+		chromedp.WaitVisible(chromedp.ID("settings-form")),
+	); err != nil {
+		return SettingsResult{}, fmt.Errorf("save settings: %w", err)
+	}
+	var res SettingsResult
+	err := evalJSON(a.Tab, `JSON.stringify({
+		saved: !!document.querySelector('#flash'),
+		flash: (document.querySelector('#flash')||{textContent:''}).textContent.trim(),
+		fieldErrors: Object.fromEntries(Array.from(document.querySelectorAll('.field-error')).map(p => [p.dataset.field, p.textContent.trim()])),
+	})`, &res)
+	return res, err
+}
+
+// MustSaveSettings is SaveSettings that fails unless the settings saved.
+func (a *Admin) MustSaveSettings(fields map[string]string) error {
+	res, err := a.SaveSettings(fields)
+	if err != nil {
+		return err
+	}
+	if !res.Saved {
+		return fmt.Errorf("settings not saved: %v", res.FieldErrors)
+	}
+	return nil
+}
+
+// SetUserGroups ticks exactly the named groups on a user's page and saves.
+func (a *Admin) SetUserGroups(userID string, groups []string) error {
+	if err := a.open("/admin/users/"+userID, "user-groups-form"); err != nil {
+		return err
+	}
+	want, _ := json.Marshal(groups)
+	if err := browser.Run(a.Tab, StepTimeout,
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const want = %s.map(s => s.toLowerCase());
+			document.querySelectorAll('#user-groups-form input[name=group]').forEach(cb => {
+				cb.checked = want.includes(cb.parentElement.textContent.trim().toLowerCase()); }); })()`, want)),
+		ClickAndWaitForLoad("save-user-groups"),
+		chromedp.WaitVisible(chromedp.ID("user-title")),
+	); err != nil {
+		return fmt.Errorf("set user groups: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
+)
+
+// ArtifactsEnv overrides where failure evidence is written.
+const ArtifactsEnv = "HMPCONFORM_ARTIFACTS"
+
+// ArtifactsDir is reports/artifacts at the repository root unless
+// HMPCONFORM_ARTIFACTS says otherwise.
+func ArtifactsDir() string {
+	if d := os.Getenv(ArtifactsEnv); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "reports", "artifacts")
+		}
+	}
+	return filepath.Join(dir, "artifacts")
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// EvidenceOnFailure registers, for the running spec, a capture of each
+// named tab (screenshot and HTML) and of the servers' log lines since now,
+// run before teardown if the spec fails.
+func (e *Env) EvidenceOnFailure(tabs map[string]context.Context) {
+	mark := e.Log.Mark()
+	DeferOnFailure(func() {
+		spec := CurrentSpecReport()
+		dir := filepath.Join(ArtifactsDir(), unsafeChars.ReplaceAllString(spec.FullText(), "_"))
+		if len(dir) > 200 {
+			dir = dir[:200]
+		}
+		_ = os.MkdirAll(dir, 0o755)
+		for name, tab := range tabs {
+			if png, err := browser.Screenshot(tab); err == nil {
+				p := filepath.Join(dir, name+".png")
+				if os.WriteFile(p, png, 0o644) == nil {
+					AddReportEntry("screenshot: "+name, p)
+				}
+			}
+			if html, err := browser.HTML(tab); err == nil {
+				p := filepath.Join(dir, name+".html")
+				if os.WriteFile(p, []byte(html), 0o644) == nil {
+					AddReportEntry("page html: "+name, p)
+				}
+			}
+			if loc, err := browser.Location(tab); err == nil {
+				AddReportEntry("location: "+name, loc)
+			}
+		}
+		lines := e.Log.Since(mark)
+		AddReportEntry("server log", fmt.Sprintf("%d lines\n%s", len(lines), strings.Join(lines, "\n")))
+	})
+}

@@ -1,0 +1,103 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/hmpconform/hmpconform/fixtures"
+	"github.com/hmpconform/hmpconform/internal/stack"
+	"github.com/hmpconform/hmpconform/sp/store"
+)
+
+// Suite is what a suite package's specs share within one Ginkgo process.
+type Suite struct {
+	Env   *Env
+	Admin *Admin
+}
+
+// Setup registers the suite-level nodes every suite package needs: start
+// this process's environment and admin tab, stop them, and fail the run
+// when a spec carries a requirement label that is not in the catalogue.
+// Call it once at package level: var s = framework.Setup().
+func Setup() *Suite {
+	s := &Suite{}
+	BeforeSuite(func() {
+		env, err := Start(context.Background(), Options{Tag: fmt.Sprintf("p%d", GinkgoParallelProcess())})
+		if err != nil {
+			Fail("start the environment: " + err.Error())
+		}
+		s.Env = env
+		DeferCleanup(env.Close)
+		if env.Mutant != "" {
+			fmt.Fprintf(GinkgoWriter, "reference SP runs the mutant %q\n", env.Mutant)
+		}
+		admin, err := env.NewAdmin(context.Background())
+		if err != nil {
+			Fail(err.Error())
+		}
+		s.Admin = admin
+		DeferCleanup(admin.Close)
+	})
+	ReportAfterSuite("requirement labels", func(r Report) {
+		catalogue, err := fixtures.Requirements()
+		if err != nil {
+			Fail(err.Error())
+		}
+		check := CheckLabels(r.SpecReports, catalogue)
+		if len(check.Uncovered) > 0 {
+			fmt.Fprintf(GinkgoWriter, "requirements with no spec in this suite: %s\n", strings.Join(check.Uncovered, " "))
+		}
+		if err := check.Err(); err != nil {
+			Fail(err.Error())
+		}
+	})
+	return s
+}
+
+// JITFields are the settings form values that trust this process's IdP,
+// with Group Membership from "groups" and no default groups; specs
+// override what they test.
+func (s *Suite) JITFields(overrides map[string]string) map[string]string {
+	cfg := stack.JITSettings(s.Env.Stack.IdP, s.Env.Stack.SP.Server.SAML().DefaultEntityID())
+	f := map[string]string{
+		"mode": "jit", "ssoURL": cfg.SSOURL, "audienceURI": cfg.AudienceURI, "idpEntityID": cfg.IdPEntityID,
+		"idpCertificatePEM": cfg.IdPCertificatePEM, "signRequest": "off", "signatureAlgorithm": "sha256",
+		"uniqueIdentifier": "", "firstNameAttr": cfg.FirstNameAttr, "lastNameAttr": cfg.LastNameAttr,
+		"emailAttr": cfg.EmailAttr, "shortNameAttr": cfg.ShortNameAttr,
+		"groupMembershipAttr": cfg.GroupMembershipAttr, "defaultUserGroups": "",
+	}
+	for k, v := range overrides {
+		f[k] = v
+	}
+	return f
+}
+
+// ConfigureJIT saves JIT settings with the given Group Membership attribute
+// (blank = not configured) and Default User Groups.
+func (s *Suite) ConfigureJIT(groupAttr string, defaults ...string) error {
+	return s.Admin.MustSaveSettings(s.JITFields(map[string]string{
+		"groupMembershipAttr": groupAttr, "defaultUserGroups": strings.Join(defaults, ", "),
+	}))
+}
+
+// NewGroups creates groups named prefix-<unique> (role Viewer) and returns
+// their names in order.
+func (s *Suite) NewGroups(prefixes ...string) ([]string, error) {
+	var names []string
+	for _, p := range prefixes {
+		name := s.Env.Unique(p)
+		if err := s.Admin.CreateGroup(name, store.RoleViewer); err != nil {
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// NewUserID returns a fresh identifier that looks like an email address.
+func (s *Suite) NewUserID(prefix string) string {
+	return strings.ToLower(s.Env.Unique(prefix)) + "@example.com"
+}

@@ -1,0 +1,60 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+func queryEscape(s string) string { return url.QueryEscape(s) }
+
+// SetField sets an input's, textarea's or select's value by element ID and
+// fails if the element is missing or did not take the value. (chromedp's
+// SetValue refuses the empty string.)
+func SetField(id, value string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		idJSON, _ := json.Marshal(id)
+		valueJSON, _ := json.Marshal(value)
+		expr := fmt.Sprintf(`(() => { const el = document.getElementById(%s); if (!el) return 'missing';
+			el.value = %s; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}));
+			return el.value === %s ? 'ok' : 'refused'; })()`, idJSON, valueJSON, valueJSON)
+		res, err := chromedp.Evaluate[string](expr)(ctx, t)
+		if err != nil {
+			return chromedp.Void{}, err
+		}
+		if res != "ok" {
+			return chromedp.Void{}, fmt.Errorf("set #%s: %s", id, res)
+		}
+		return chromedp.Void{}, nil
+	}
+}
+
+// ClickAndWaitForLoad clicks a submit button by ID and waits until a new
+// document has replaced the current one and finished loading. Waiting for
+// an element instead races: the old page may have the same element.
+func ClickAndWaitForLoad(id string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := chromedp.Evaluate[bool](`window.__hmpconformOld = true`)(ctx, t); err != nil {
+			return chromedp.Void{}, fmt.Errorf("mark page: %w", err)
+		}
+		if _, err := chromedp.Click(chromedp.ID(id))(ctx, t); err != nil {
+			return chromedp.Void{}, fmt.Errorf("click #%s: %w", id, err)
+		}
+		for {
+			// Errors are expected while the old document goes away.
+			done, err := chromedp.Evaluate[bool](`window.__hmpconformOld !== true && document.readyState === 'complete'`)(ctx, t)
+			if err == nil && done {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("wait for the page after #%s: %w", id, ctx.Err())
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	}
+}
