@@ -6,8 +6,10 @@ GINKGO    = $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 CHROMIUM ?= $(or $(HMPCONFORM_CHROMIUM),/usr/bin/chromium)
 REPORTS  ?= reports
 
+SHELL        := bash
+.SHELLFLAGS  := -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help run test unit e2e chromium lint clean-reports
+.PHONY: help run test unit e2e mutants chromium lint clean-reports
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -29,6 +31,9 @@ e2e: ## Ginkgo suites under suites/, reports in reports/
 	$(GINKGO) -r -p --procs=2 --fail-on-empty --keep-going --timeout=30m \
 		--output-dir=$(REPORTS) --junit-report=junit.xml --json-report=ginkgo.json \
 		./suites/...
+
+mutants: ## Run the JIT suite against each deliberately broken SP; ends "mutants: N caught of M"
+	$(GO) test -count=1 -v -run TestSuitesCatchEveryMutant ./suites/mutation/ | grep -E '^(=== RUN|--- |    mutation_test|mutants:|ok|FAIL|PASS)'
 
 chromium: ## Check that Chromium is installed (as root, install it with apt-get)
 	@if [ -x "$(CHROMIUM)" ]; then \
