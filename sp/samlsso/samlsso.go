@@ -143,6 +143,8 @@ func (s *SP) serviceProvider(cfg settings.Settings, now time.Time) (*saml.Servic
 		// SHA-1 signatures are refused: no current IdP needs them.
 		RejectSHA1Signatures: true,
 		AuthnNameIDFormat:    saml.UnspecifiedNameIDFormat,
+		// HMP's ACS takes HTTP-POST only (SET-ACS); no artifact resolution.
+		AssertionConsumerServiceBindings: []string{saml.HTTPPostBinding},
 	}
 	if cfg.SignRequest {
 		sp.SignatureMethod = dsig.RSASHA256SignatureMethod
@@ -190,16 +192,15 @@ func (s *SP) Metadata(cfg settings.Settings) ([]byte, error) {
 		}
 	}
 	md := sp.Metadata()
-	// The signing certificate is for request signatures only; without an
-	// encryption key the IdP sends plain assertions, which the SP verifies.
+	// No encryption key: the IdP sends plain assertions, which the SP
+	// verifies; crewjam would otherwise announce its signing key for both.
+	// The signing certificate is always announced, so an IdP that read the
+	// metadata once can verify requests after SP Sign Request is turned on.
+	signing := saml.KeyDescriptor{Use: "signing", KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{
+		X509Certificates: []saml.X509Certificate{{Data: base64.StdEncoding.EncodeToString(s.Certificate.Raw)}},
+	}}}
 	for i := range md.SPSSODescriptors {
-		var kept []saml.KeyDescriptor
-		for _, kd := range md.SPSSODescriptors[i].KeyDescriptors {
-			if kd.Use != "encryption" {
-				kept = append(kept, kd)
-			}
-		}
-		md.SPSSODescriptors[i].KeyDescriptors = kept
+		md.SPSSODescriptors[i].KeyDescriptors = []saml.KeyDescriptor{signing}
 		md.SPSSODescriptors[i].AuthnRequestsSigned = &cfg.SignRequest
 	}
 	b, err := xml.MarshalIndent(md, "", "  ")
@@ -274,6 +275,11 @@ func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse str
 	}
 	sp.ReplayCache = replayCache{ctx: ctx, store: s.Store, now: now}
 
+	// SEC-XML: crewjam (through etree) reads the first of several root
+	// elements and ignores the rest; a document must have exactly one.
+	if err := singleRoot(raw); err != nil {
+		return jit.Assertion{}, refuse(CodeMalformed, "the SAML response is malformed", err)
+	}
 	assertion, err := sp.ParseXMLResponse(raw, nil, s.ACSURL())
 	if err != nil {
 		return jit.Assertion{}, classify(err)
@@ -332,6 +338,19 @@ func countAssertions(raw []byte) (int, error) {
 	return n, nil
 }
 
+// singleRoot refuses a document with more than one root element (found by
+// the security suite's xml-two-roots fault, which crewjam accepted).
+func singleRoot(raw []byte) error {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil // not well-formed: crewjam refuses it with its own detail
+	}
+	if n := len(doc.ChildElements()); n > 1 {
+		return fmt.Errorf("%d root elements", n)
+	}
+	return nil
+}
+
 func toJIT(a *saml.Assertion) jit.Assertion {
 	out := jit.Assertion{Attributes: map[string][]string{}}
 	if a.Subject != nil && a.Subject.NameID != nil {
@@ -380,6 +399,13 @@ func classify(err error) *RefusalError {
 			return refuse(CodeSignature, "the response is not signed by the trusted identity provider", err)
 		}
 		return refuse(CodeMalformed, "the SAML response is malformed", err)
+	}
+	// crewjam returns its unexported "signature element not present" error
+	// unclassified when nothing in the response is signed: that is a
+	// signature refusal, not an unexplained one.
+	var invalid *saml.InvalidResponseError
+	if errors.As(err, &invalid) && invalid.PrivateErr != nil && strings.Contains(invalid.PrivateErr.Error(), "signature element not present") {
+		return refuse(CodeSignature, "the response is not signed by the trusted identity provider", err)
 	}
 	return refuse(CodeRefused, "the SAML response was refused", err)
 }

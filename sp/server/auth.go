@@ -233,7 +233,7 @@ type failures struct {
 
 const (
 	throttleFree = 5
-	throttleBase = 2 * time.Second
+	throttleBase = 5 * time.Second
 	throttleMax  = 15 * time.Minute
 )
 

@@ -238,3 +238,97 @@ func (a *Admin) SetUserGroups(userID string, groups []string) error {
 	}
 	return nil
 }
+
+// PostResult is what the SP answered to a scripted admin POST.
+type PostResult struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"` // data-code of the error paragraph, if any
+	URL    string `json:"url"`  // where fetch ended after redirects
+}
+
+// Post sends a form POST from the admin's tab (with the admin's cookie and
+// a valid CSRF token taken from an admin page), the way a script driving
+// the admin UI's endpoints would, and reads the answer.
+func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error) {
+	if err := a.open("/admin/groups", "create-group"); err != nil {
+		return PostResult{}, err
+	}
+	body, _ := json.Marshal(fields)
+	pathJSON, _ := json.Marshal(path)
+	var res PostResult
+	err := evalJSONAsync(a.Tab, fmt.Sprintf(`(async () => {
+		const p = new URLSearchParams();
+		p.append('csrf', document.querySelector('input[name=csrf]').value);
+		for (const [k, vs] of Object.entries(%s)) for (const v of vs) p.append(k, v);
+		const r = await fetch(%s, {method: 'POST', body: p});
+		const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+		const e = doc.querySelector('[data-code]');
+		return JSON.stringify({status: r.status, code: e ? e.dataset.code : '', url: r.url});
+	})()`, body, pathJSON), &res)
+	return res, err
+}
+
+// User reads one user's detail page (by the ID in the Users page link).
+func (a *Admin) User(userID string) (UserDetail, error) {
+	if err := a.open("/admin/users/"+userID, "user-title"); err != nil {
+		return UserDetail{}, err
+	}
+	var d UserDetail
+	err := evalJSON(a.Tab, `JSON.stringify({
+		title: document.querySelector('#user-title').textContent.trim(),
+		identifier: document.querySelector('#attr-identifier').textContent.trim(),
+		firstName: document.querySelector('#attr-first-name').textContent.trim(),
+		lastName: document.querySelector('#attr-last-name').textContent.trim(),
+		email: document.querySelector('#attr-email').textContent.trim(),
+		shortName: document.querySelector('#attr-short-name').textContent.trim(),
+		sessions: parseInt(document.querySelector('#session-count').textContent, 10),
+		groupsEditable: !!document.querySelector('#user-groups-form'),
+		groupsReadOnly: !!document.querySelector('#groups-readonly'),
+		editableInputs: document.querySelectorAll('#page-user input[type=text], #page-user textarea').length,
+	})`, &d)
+	return d, err
+}
+
+// UserDetail is what the admin sees on a user's page.
+type UserDetail struct {
+	Title          string `json:"title"`
+	Identifier     string `json:"identifier"`
+	FirstName      string `json:"firstName"`
+	LastName       string `json:"lastName"`
+	Email          string `json:"email"`
+	ShortName      string `json:"shortName"`
+	Sessions       int    `json:"sessions"`
+	GroupsEditable bool   `json:"groupsEditable"`
+	GroupsReadOnly bool   `json:"groupsReadOnly"`
+	EditableInputs int    `json:"editableInputs"`
+}
+
+// ClickUserAction presses a button (e.g. "delete-user", "end-sessions") on
+// a user's page and waits for the page that follows.
+func (a *Admin) ClickUserAction(userID, buttonID string) error {
+	if err := a.open("/admin/users/"+userID, buttonID); err != nil {
+		return err
+	}
+	return browser.Run(a.Tab, StepTimeout, ClickAndWaitForLoad(buttonID))
+}
+
+// SignedIn reports whether the admin's session is still alive, without
+// signing in again.
+func (a *Admin) SignedIn() (bool, error) {
+	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL("/admin/users"))); err != nil {
+		return false, err
+	}
+	return browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#users') && !!document.querySelector('#admin-nav')`))
+}
+
+// SettingsForm reads the current values of the settings form.
+func (a *Admin) SettingsForm() (map[string]string, error) {
+	if err := a.open("/admin/settings", "settings-form"); err != nil {
+		return nil, err
+	}
+	var f map[string]string
+	err := evalJSON(a.Tab, `JSON.stringify(Object.fromEntries(Array.from(document.querySelectorAll('#settings-form input, #settings-form textarea, #settings-form select'))
+		.filter(el => el.name && el.name !== 'csrf' && (el.type !== 'radio' || el.checked))
+		.map(el => [el.name, el.type === 'checkbox' ? (el.checked ? 'on' : 'off') : el.value])))`, &f)
+	return f, err
+}

@@ -87,7 +87,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 	e.Stack, err = stack.Start(ctx, stack.Options{
 		DataDir: filepath.Join(dir, "data"), IdPHost: IdPHost, SPHost: SPHost, CA: e.CA,
-		AdminPassword: e.AdminPassword, Logger: slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		AdminPassword: e.AdminPassword, Logger: slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Provision: provision,
 	})
 	if err != nil {

@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
 func queryEscape(s string) string { return url.QueryEscape(s) }
@@ -57,4 +60,13 @@ func ClickAndWaitForLoad(id string) chromedp.Action[chromedp.Void] {
 			}
 		}
 	}
+}
+
+// evalJSONAsync is evalJSON for an expression that returns a promise.
+func evalJSONAsync(tab context.Context, expr string, out any) error {
+	s, err := browser.Get(tab, StepTimeout, chromedp.Evaluate[string](expr, func(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(s), out)
 }

@@ -40,13 +40,13 @@ var migrations = []string{
 		json TEXT NOT NULL
 	);
 	CREATE TABLE groups (
-		id       INTEGER PRIMARY KEY,
+		id       INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: an old link cannot name a new group
 		name     TEXT NOT NULL,
 		name_key TEXT NOT NULL UNIQUE,
 		role     TEXT NOT NULL
 	);
 	CREATE TABLE users (
-		id         INTEGER PRIMARY KEY,
+		id         INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a deleted account's ID stays dead
 		key        TEXT NOT NULL UNIQUE,
 		identifier TEXT NOT NULL,
 		first_name TEXT NOT NULL DEFAULT '',
