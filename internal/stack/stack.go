@@ -118,7 +118,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("reference sp: %w", err))
 	}
 	s.GeneratedPassword = s.SP.GeneratedPassword
-	if err := s.configure(ctx); err != nil {
+	if err := s.configure(ctx, opts.GroupAttribute); err != nil {
 		return fail(err)
 	}
 
@@ -142,7 +142,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 // configure puts a fresh SP in JIT mode trusting this IdP, with the example
 // groups, and registers the SP with the IdP. An SP that was configured
 // before keeps its settings.
-func (s *Stack) configure(ctx context.Context) error {
+func (s *Stack) configure(ctx context.Context, groupAttr string) error {
 	st := s.SP.Store
 	cfg, err := st.Settings(ctx)
 	if err != nil {
@@ -161,6 +161,9 @@ func (s *Stack) configure(ctx context.Context) error {
 			}
 		}
 		cfg = JITSettings(s.IdP, s.SP.Server.SAML().DefaultEntityID())
+		if groupAttr != "" {
+			cfg.GroupMembershipAttr = groupAttr
+		}
 		if _, err := st.SaveSettings(ctx, cfg); err != nil {
 			return fmt.Errorf("save sp settings: %w", err)
 		}
