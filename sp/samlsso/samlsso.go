@@ -280,14 +280,16 @@ func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse str
 	if err := singleRoot(raw); err != nil {
 		return jit.Assertion{}, refuse(CodeMalformed, "the SAML response is malformed", err)
 	}
+	// crewjam returns the first of several assertions in a signed response:
+	// HMP must refuse any response that carries more than one. Counted
+	// before verification so a refused response uses up nothing; XML that
+	// does not parse is left to crewjam to classify.
+	if n, err := countAssertions(raw); err == nil && n > 1 {
+		return jit.Assertion{}, refuse(CodeMultipleAssertions, "the response carries more than one assertion", fmt.Errorf("%d assertions", n))
+	}
 	assertion, err := sp.ParseXMLResponse(raw, nil, s.ACSURL())
 	if err != nil {
 		return jit.Assertion{}, classify(err)
-	}
-	// crewjam returns the first of several assertions in a signed response:
-	// HMP must refuse any response that carries more than one.
-	if n, err := countAssertions(raw); err != nil || n != 1 {
-		return jit.Assertion{}, refuse(CodeMultipleAssertions, "the response carries more than one assertion", fmt.Errorf("%d assertions (%v)", n, err))
 	}
 	if inResponseTo != "" {
 		if err := s.Store.ConsumeRequest(ctx, inResponseTo, now); err != nil {
@@ -373,6 +375,26 @@ func toJIT(a *saml.Assertion) jit.Assertion {
 
 // classify maps crewjam's errors to a stable code and a short reason.
 func classify(err error) *RefusalError {
+	r := classifyPublic(err)
+	// crewjam's public message is always "Authentication failed"; the log
+	// needs the private reason.
+	var invalid *saml.InvalidResponseError
+	if errors.As(err, &invalid) && invalid.PrivateErr != nil {
+		r.Err = invalid.PrivateErr
+	}
+	return r
+}
+
+// detail is crewjam's private reason when it has one.
+func detail(err error) string {
+	var invalid *saml.InvalidResponseError
+	if errors.As(err, &invalid) && invalid.PrivateErr != nil {
+		return invalid.PrivateErr.Error()
+	}
+	return err.Error()
+}
+
+func classifyPublic(err error) *RefusalError {
 	var bad saml.ErrBadStatus
 	switch {
 	case errors.As(err, &bad):
@@ -395,7 +417,7 @@ func classify(err error) *RefusalError {
 	case errors.Is(err, saml.ErrIssuerMismatch):
 		return refuse(CodeIssuer, "the response comes from an unknown identity provider", err)
 	case errors.Is(err, saml.ErrMalformedMessage), errors.Is(err, saml.ErrMissingElement):
-		if strings.Contains(err.Error(), "signature") || strings.Contains(err.Error(), "Signature") {
+		if strings.Contains(strings.ToLower(detail(err)), "signature") {
 			return refuse(CodeSignature, "the response is not signed by the trusted identity provider", err)
 		}
 		return refuse(CodeMalformed, "the SAML response is malformed", err)

@@ -142,11 +142,15 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 // localNext keeps post-login redirects on this site: a path, never a
 // scheme, host or protocol-relative URL.
 func localNext(next, fallback string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsFunc(next, isControl) {
 		return fallback
 	}
 	return next
 }
+
+// isControl catches characters browsers strip from URLs (a tab turns
+// "/\t/evil" into "//evil") or that break the Location header.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	// BYPASS-LOGIN: always the local page, whatever the SSO settings.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -99,14 +100,66 @@ func unstarted() (*httptest.Server, *url.URL) {
 	return ts, u
 }
 
-// newIdP starts a mock IdP with its own fresh key pair, served by its own TLS
-// server but claiming base as its public URL (so a rogue IdP can claim the
-// trusted IdP's entity ID).
-func newIdP(t *testing.T, now func() time.Time, base *url.URL, ts *httptest.Server) *mockidp.Server {
+// Key generation and bcrypt (cost 12) are slow, very slow under -race: the
+// trusted IdP's key pair is made once per process, and every harness SP
+// starts from a copy of one prepared data directory (SP key pair, empty
+// schema, haiadmin's password hash), so refsp.Open neither generates a key
+// nor hashes a password.
+var (
+	idpKeys     = sync.OnceValues(func() (keypair.Pair, error) { return keypair.New(nil, "test idp", time.Now()) })
+	templateDir string
+	templateErr error
+	templateMu  sync.Mutex
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if templateDir != "" {
+		_ = os.RemoveAll(templateDir)
+	}
+	os.Exit(code)
+}
+
+// spDataDir returns a fresh copy of the prepared SP data directory.
+func spDataDir(t *testing.T) string {
 	t.Helper()
-	pair, err := keypair.New(nil, "test idp", now())
+	templateMu.Lock()
+	if templateDir == "" && templateErr == nil {
+		templateDir, templateErr = os.MkdirTemp("", "refsp-template-")
+		if templateErr == nil {
+			base, _ := url.Parse("https://template.invalid")
+			var app *refsp.App
+			app, templateErr = refsp.Open(context.Background(), refsp.Options{
+				DataDir: templateDir, BaseURL: base, AdminPassword: adminPassword, Logger: slog.New(slog.DiscardHandler),
+			})
+			if templateErr == nil {
+				templateErr = app.Close()
+			}
+		}
+	}
+	src, err := templateDir, templateErr
+	templateMu.Unlock()
 	if err != nil {
+		t.Fatalf("prepare SP data dir: %v", err)
+	}
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		t.Fatal(err)
+	}
+	return dst
+}
+
+// newIdP starts a mock IdP with pair (a fresh key pair when nil), served by
+// its own TLS server but claiming base as its public URL (so a rogue IdP can
+// claim the trusted IdP's entity ID).
+func newIdP(t *testing.T, now func() time.Time, base *url.URL, ts *httptest.Server, pair *keypair.Pair) *mockidp.Server {
+	t.Helper()
+	if pair == nil {
+		p, err := keypair.New(nil, "rogue idp", now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair = &p
 	}
 	idp, err := mockidp.New(mockidp.Config{
 		BaseURL: base, Key: pair.Key, Certificate: pair.Certificate, Now: now,
@@ -128,11 +181,16 @@ func newHarness(t *testing.T) *harness {
 
 	idpTS, idpURL := unstarted()
 	h.idpTS = idpTS
-	h.idp = newIdP(t, h.clock.Now, idpURL, idpTS)
+	pair, err := idpKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.idp = newIdP(t, h.clock.Now, idpURL, idpTS, &pair)
 
 	spTS, spURL := unstarted()
 	app, err := refsp.Open(ctx, refsp.Options{
-		DataDir: t.TempDir(), BaseURL: spURL, AdminPassword: adminPassword,
+		// AdminPassword blank: keep the prepared hash (see spDataDir).
+		DataDir: spDataDir(t), BaseURL: spURL,
 		Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(h.log, nil)),
 	})
 	if err != nil {

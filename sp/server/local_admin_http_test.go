@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 )
 
 func TestLocalLogin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := t.Context()
 
@@ -32,31 +35,12 @@ func TestLocalLogin(t *testing.T) {
 		t.Fatalf("GET /login with broken SSO settings: %d\n%s", page.StatusCode, brief(page.Body))
 	}
 	// SSO itself says it is misconfigured, without touching the store.
-	if res := h.acs(url.Values{"SAMLResponse": {"PGZvby8+"}}); res.StatusCode != http.StatusConflict || refusalCode(brief(res.Body)) != "misconfigured" {
-		t.Errorf("ACS with a broken certificate: %d %q", res.StatusCode, refusalCode(brief(res.Body)))
+	if res := h.acs(url.Values{"SAMLResponse": {"PGZvby8+"}}); res.StatusCode != http.StatusConflict || refusalCode(res.Body) != "misconfigured" {
+		t.Errorf("ACS with a broken certificate: %d %q", res.StatusCode, refusalCode(res.Body))
 	}
 	// The home page of a visitor cannot reach the IdP but says where to go.
-	if res := h.get("/", nil); res.StatusCode != http.StatusServiceUnavailable || errorCode(brief(res.Body)) != "sso-unavailable" {
-		t.Errorf("GET / with broken SSO settings: %d %q", res.StatusCode, errorCode(brief(res.Body)))
-	}
-
-	// The right password: 303 to the admin pages, and a session.
-	ok := h.postForm("/login", url.Values{"username": {"haiadmin"}, "password": {adminPassword}}, nil)
-	if ok.StatusCode != http.StatusSeeOther || ok.location() != "/admin/users" {
-		t.Fatalf("login: %d Location %q\n%s", ok.StatusCode, ok.location(), brief(ok.Body))
-	}
-	c := ok.cookie("hmp_session")
-	if c == nil || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || !h.sessionLive(c) {
-		t.Fatalf("admin session cookie %+v", c)
-	}
-	if res := h.get("/admin/users", c); res.StatusCode != http.StatusOK {
-		t.Errorf("GET /admin/users as admin: %d", res.StatusCode)
-	}
-
-	// An off-site next is dropped.
-	res := h.postForm("/login", url.Values{"username": {"haiadmin"}, "password": {adminPassword}, "next": {"//evil.example/"}}, nil)
-	if res.StatusCode != http.StatusSeeOther || res.location() != "/admin/users" {
-		t.Errorf("next //evil.example: %d Location %q", res.StatusCode, res.location())
+	if res := h.get("/", nil); res.StatusCode != http.StatusServiceUnavailable || errorCode(res.Body) != "sso-unavailable" {
+		t.Errorf("GET / with broken SSO settings: %d %q", res.StatusCode, errorCode(res.Body))
 	}
 
 	// Wrong password: 401, no session. Five failures, then 429.
@@ -70,59 +54,76 @@ func TestLocalLogin(t *testing.T) {
 			t.Fatal("a failed login set a session cookie")
 		}
 	}
-	// Throttled, even with the right password.
+	// Throttled, even with the right password, whatever the name's case;
+	// the page says how long to wait.
 	right := url.Values{"username": {"haiadmin"}, "password": {adminPassword}}
-	if res := h.postForm("/login", right, nil); res.StatusCode != http.StatusTooManyRequests || res.cookie("hmp_session") != nil {
-		t.Fatalf("6th try: %d, want 429", res.StatusCode)
-	}
-	// The user name's case does not escape the throttle.
+	first := throttleWait(t, h.postForm("/login", right, nil))
 	if res := h.postForm("/login", url.Values{"username": {"HAIADMIN"}, "password": {adminPassword}}, nil); res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("other case: %d, want 429", res.StatusCode)
 	}
-	// Time passes: the throttle lifts.
-	h.clock.Advance(3 * time.Second)
-	if res := h.postForm("/login", right, nil); res.StatusCode != http.StatusSeeOther || res.cookie("hmp_session") == nil {
-		t.Fatalf("after the wait: %d, want 303", res.StatusCode)
+	// Time passes: just before the wait is over it still holds, then it
+	// lifts...
+	h.clock.Advance(first - time.Second)
+	throttleWait(t, h.postForm("/login", right, nil))
+	h.clock.Advance(time.Second)
+	if res := h.postForm("/login", wrong, nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after the wait: %d, want 401", res.StatusCode)
+	}
+	// ...and each further failure doubles the wait.
+	second := throttleWait(t, h.postForm("/login", right, nil))
+	if second < 2*first-time.Second || second > 2*first {
+		t.Errorf("wait after the 6th failure %s, want about twice %s", second, first)
+	}
+	h.clock.Advance(second)
+	// The right password: 303 to the admin pages, and a session; an
+	// off-site next is dropped.
+	right.Set("next", "//evil.example/")
+	ok := h.postForm("/login", right, nil)
+	if ok.StatusCode != http.StatusSeeOther || ok.location() != "/admin/users" {
+		t.Fatalf("after the doubled wait: %d Location %q, want 303 /admin/users\n%s", ok.StatusCode, ok.location(), brief(ok.Body))
+	}
+	c := ok.cookie("hmp_session")
+	if c == nil || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || !h.sessionLive(c) {
+		t.Fatalf("admin session cookie %+v", c)
+	}
+	if res := h.get("/admin/users", c); res.StatusCode != http.StatusOK {
+		t.Errorf("GET /admin/users as admin: %d", res.StatusCode)
 	}
 }
 
-func TestLocalLoginThrottleBacksOff(t *testing.T) {
-	h := newHarness(t)
-	wrong := url.Values{"username": {"haiadmin"}, "password": {"nope nope"}}
-	for range 5 {
-		if res := h.postForm("/login", wrong, nil); res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("%d", res.StatusCode)
-		}
+var tryAgainRe = regexp.MustCompile(`Try again in (\d+) seconds`)
+
+// throttleWait checks res is the throttled sign-in page and returns the wait
+// it announces.
+func throttleWait(t *testing.T, res result) time.Duration {
+	t.Helper()
+	m := tryAgainRe.FindStringSubmatch(res.Body)
+	if res.StatusCode != http.StatusTooManyRequests || m == nil || res.cookie("hmp_session") != nil {
+		t.Fatalf("want a 429 with the wait, got %d\n%s", res.StatusCode, brief(res.Body))
 	}
-	h.clock.Advance(3 * time.Second) // past the 2 s wait
-	if res := h.postForm("/login", wrong, nil); res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("6th failure: %d, want 401", res.StatusCode)
+	n, _ := strconv.Atoi(m[1])
+	if n < 1 {
+		t.Fatalf("wait %q", m[1])
 	}
-	// Now 4 s: 3 s later it is still locked, 2 s more and it is open.
-	h.clock.Advance(3 * time.Second)
-	if res := h.postForm("/login", wrong, nil); res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("within the doubled wait: %d, want 429", res.StatusCode)
-	}
-	h.clock.Advance(2 * time.Second)
-	if res := h.postForm("/login", url.Values{"username": {"haiadmin"}, "password": {adminPassword}}, nil); res.StatusCode != http.StatusSeeOther {
-		t.Fatalf("after the doubled wait: %d, want 303", res.StatusCode)
-	}
+	return time.Duration(n) * time.Second
 }
 
 func TestJITUserCannotSignInLocally(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// The IdP cannot create a haiadmin account...
 	res := h.acs(h.genuine(identity{NameID: "haiadmin"}))
-	if res.StatusCode != http.StatusForbidden || refusalCode(brief(res.Body)) != "reserved-identifier" {
-		t.Fatalf("haiadmin via SSO: %d %q", res.StatusCode, refusalCode(brief(res.Body)))
+	if res.StatusCode != http.StatusForbidden || refusalCode(res.Body) != "reserved-identifier" {
+		t.Fatalf("haiadmin via SSO: %d %q", res.StatusCode, refusalCode(res.Body))
+	}
+	if len(h.users()) != 0 {
+		t.Fatal("an account was created")
 	}
 	// ...and a JIT account has no local password, not even haiadmin's.
 	h.mustLoginSSO(identity{NameID: "jit@example.com", Groups: []string{"Operators"}})
-	for _, pw := range []string{adminPassword, "", "jit@example.com"} {
-		res := h.postForm("/login", url.Values{"username": {"jit@example.com"}, "password": {pw}}, nil)
-		if res.StatusCode != http.StatusUnauthorized || res.cookie("hmp_session") != nil {
-			t.Errorf("local login of a JIT user with %q: %d", pw, res.StatusCode)
-		}
+	res = h.postForm("/login", url.Values{"username": {"jit@example.com"}, "password": {adminPassword}}, nil)
+	if res.StatusCode != http.StatusUnauthorized || res.cookie("hmp_session") != nil {
+		t.Errorf("local login of a JIT user: %d", res.StatusCode)
 	}
 }
 
@@ -143,18 +144,40 @@ func settingsForm(cfg settings.Settings, csrf string) url.Values {
 }
 
 func TestAdmin(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := t.Context()
 	admin := h.mustLoginAdmin()
 	token := h.csrf(admin)
 	user := h.mustLoginSSO(identity{NameID: "member@example.com", Groups: []string{"Sales"}})
 
+	// The settings page shows the ACS URL (SET-ACS) and carries the token.
+	t.Run("settings page", func(t *testing.T) {
+		h := h.with(t)
+		res := h.get("/admin/settings", admin)
+		if h.isSettingsPageBug(res) {
+			t.Skip(settingsPageBug)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET /admin/settings: %d\nlog: %s", res.StatusCode, h.log.last())
+		}
+		if want := `<code id="acs-url">` + h.spTS.URL + `/sso/callback</code>`; !strings.Contains(res.Body, want) {
+			t.Errorf("settings page lacks %s", want)
+		}
+		if m := csrfRe.FindStringSubmatch(res.Body); m == nil || m[1] != token {
+			t.Errorf("settings page CSRF token %v", m)
+		}
+		if !strings.Contains(res.Body, `id="mode-jit" name="mode" value="jit" checked`) {
+			t.Error("JIT mode not shown as selected")
+		}
+	})
+
 	t.Run("users not addable", func(t *testing.T) {
 		h := h.with(t)
 		before := len(h.users())
 		res := h.postForm("/admin/users", url.Values{"csrf": {token}, "identifier": {"new@example.com"}}, admin)
-		if res.StatusCode != http.StatusForbidden || errorCode(brief(res.Body)) != "users-not-addable" {
-			t.Errorf("POST /admin/users: %d %q\n%s", res.StatusCode, errorCode(brief(res.Body)), brief(res.Body))
+		if res.StatusCode != http.StatusForbidden || errorCode(res.Body) != "users-not-addable" {
+			t.Errorf("POST /admin/users: %d %q\n%s", res.StatusCode, errorCode(res.Body), brief(res.Body))
 		}
 		if len(h.users()) != before {
 			t.Error("a user was added")
@@ -169,16 +192,16 @@ func TestAdmin(t *testing.T) {
 			"empty":   {"csrf": {""}},
 		} {
 			res := h.postForm("/admin/users", form, admin)
-			if res.StatusCode != http.StatusForbidden || errorCode(brief(res.Body)) != "csrf" {
-				t.Errorf("%s csrf: %d %q", name, res.StatusCode, errorCode(brief(res.Body)))
+			if res.StatusCode != http.StatusForbidden || errorCode(res.Body) != "csrf" {
+				t.Errorf("%s csrf: %d %q", name, res.StatusCode, errorCode(res.Body))
 			}
 		}
 		// The settings form is protected too.
 		cfg, _ := h.app.Store.Settings(ctx)
 		form := settingsForm(cfg, "forged")
 		form.Set("mode", "local")
-		if res := h.postForm("/admin/settings", form, admin); res.StatusCode != http.StatusForbidden || errorCode(brief(res.Body)) != "csrf" {
-			t.Errorf("settings with a forged token: %d %q", res.StatusCode, errorCode(brief(res.Body)))
+		if res := h.postForm("/admin/settings", form, admin); res.StatusCode != http.StatusForbidden || errorCode(res.Body) != "csrf" {
+			t.Errorf("settings with a forged token: %d %q", res.StatusCode, errorCode(res.Body))
 		}
 		if after, _ := h.app.Store.Settings(ctx); after.Mode != settings.ModeJIT {
 			t.Error("a forged settings post was saved")
@@ -192,8 +215,8 @@ func TestAdmin(t *testing.T) {
 
 	t.Run("admin only", func(t *testing.T) {
 		h := h.with(t)
-		if res := h.get("/admin/users", user); res.StatusCode != http.StatusForbidden || errorCode(brief(res.Body)) != "forbidden" {
-			t.Errorf("JIT user on /admin/users: %d %q", res.StatusCode, errorCode(brief(res.Body)))
+		if res := h.get("/admin/users", user); res.StatusCode != http.StatusForbidden || errorCode(res.Body) != "forbidden" {
+			t.Errorf("JIT user on /admin/users: %d %q", res.StatusCode, errorCode(res.Body))
 		}
 		if res := h.get("/admin/users", nil); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.location(), "/login") {
 			t.Errorf("visitor on /admin/users: %d %q", res.StatusCode, res.location())
@@ -266,30 +289,8 @@ func TestAdmin(t *testing.T) {
 	})
 }
 
-// TestAdminSettingsPage: the settings page shows the ACS URL (SET-ACS) and
-// carries the CSRF token.
-func TestAdminSettingsPage(t *testing.T) {
-	h := newHarness(t)
-	admin := h.mustLoginAdmin()
-	res := h.get("/admin/settings", admin)
-	if h.isSettingsPageBug(res) {
-		t.Skip(settingsPageBug)
-	}
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /admin/settings: %d\nlog: %s", res.StatusCode, h.log.last())
-	}
-	if want := `<code id="acs-url">` + h.spTS.URL + `/sso/callback</code>`; !strings.Contains(res.Body, want) {
-		t.Errorf("settings page lacks %s", want)
-	}
-	if m := csrfRe.FindStringSubmatch(res.Body); m == nil || m[1] != h.csrf(admin) {
-		t.Errorf("settings page CSRF token %v", m)
-	}
-	if !strings.Contains(res.Body, `id="mode-jit" name="mode" value="jit" checked`) {
-		t.Error("JIT mode not shown as selected")
-	}
-}
-
 func TestMetadata(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	check := func(t *testing.T) {
 		t.Helper()
@@ -301,7 +302,7 @@ func TestMetadata(t *testing.T) {
 			t.Errorf("Content-Type %q", ct)
 		}
 		var md saml.EntityDescriptor
-		if err := xml.Unmarshal([]byte(brief(res.Body)), &md); err != nil {
+		if err := xml.Unmarshal([]byte(res.Body), &md); err != nil {
 			t.Fatal(err)
 		}
 		if md.EntityID != h.spEntityID() || md.EntityID != h.spTS.URL+"/saml/metadata" {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestSSOHappyPath(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	form := h.genuine(identity{
 		NameID: "JDoe@Example.com", FirstName: "Jane", LastName: "Doe", Email: "jdoe@example.com",
@@ -126,12 +127,13 @@ func duplicateAssertion(t *testing.T, doc *etree.Document) {
 }
 
 func TestSSOBadInput(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 
 	// A rogue IdP: its own key, the trusted IdP's entity ID and issuer.
 	rogueTS, _ := unstarted()
 	trustedURL, _ := url.Parse(h.idpTS.URL)
-	rogue := newIdP(t, h.clock.Now, trustedURL, rogueTS)
+	rogue := newIdP(t, h.clock.Now, trustedURL, rogueTS, nil)
 	if rogue.EntityID() != h.idp.EntityID() {
 		t.Fatalf("rogue entity ID %q != %q", rogue.EntityID(), h.idp.EntityID())
 	}
@@ -251,6 +253,7 @@ func TestSSOBadInput(t *testing.T) {
 }
 
 func TestSSOReplay(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	form := h.genuine(identity{NameID: "once@example.com", Groups: []string{"Sales"}})
 	first := h.acs(form)
@@ -262,7 +265,7 @@ func TestSSOReplay(t *testing.T) {
 		t.Fatal("no account after the first post")
 	}
 	second := h.acs(form)
-	if code := refusalCode(brief(second.Body)); second.StatusCode != http.StatusForbidden || code != string(samlsso.CodeReplayed) {
+	if code := refusalCode(second.Body); second.StatusCode != http.StatusForbidden || code != string(samlsso.CodeReplayed) {
 		t.Fatalf("replay: %d code %q, want 403 replayed\n%s", second.StatusCode, code, brief(second.Body))
 	}
 	if second.cookie("hmp_session") != nil {
@@ -277,6 +280,7 @@ func TestSSOReplay(t *testing.T) {
 }
 
 func TestSSOMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	res := h.get("/sso/callback", nil)
 	if res.StatusCode != http.StatusMethodNotAllowed {
@@ -285,7 +289,7 @@ func TestSSOMethodNotAllowed(t *testing.T) {
 	if allow := res.Header.Get("Allow"); allow != http.MethodPost {
 		t.Errorf("Allow %q", allow)
 	}
-	if code := errorCode(brief(res.Body)); code != "method" {
+	if code := errorCode(res.Body); code != "method" {
 		t.Errorf("code %q\n%s", code, brief(res.Body))
 	}
 	if len(h.users()) != 0 {
@@ -294,6 +298,7 @@ func TestSSOMethodNotAllowed(t *testing.T) {
 }
 
 func TestSSORelayState(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tests := []struct {
 		relay, want string
@@ -346,6 +351,7 @@ const relayStateControlBug = "BUG: localNext (sp/server/auth.go) lets control ch
 // //evil.example. Any control character must make RelayState fall back to
 // "/" (and /login's next to its default).
 func TestSSORelayStateControlCharacters(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	bugs := 0
 	for i, relay := range []string{"/\t/evil.example", "/\t\\evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\x00/evil.example", "/\x0b/evil.example", "/\x7f/x"} {
@@ -373,6 +379,7 @@ func TestSSORelayStateControlCharacters(t *testing.T) {
 }
 
 func TestSSODisabledInLocalMode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	form := h.genuine(identity{NameID: "local@example.com"})
 	cfg, err := h.app.Store.Settings(t.Context())
@@ -384,7 +391,7 @@ func TestSSODisabledInLocalMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := h.acs(form)
-	if code := refusalCode(brief(res.Body)); res.StatusCode != http.StatusConflict || code != string(samlsso.CodeSSODisabled) {
+	if code := refusalCode(res.Body); res.StatusCode != http.StatusConflict || code != string(samlsso.CodeSSODisabled) {
 		t.Errorf("%d code %q\n%s", res.StatusCode, code, brief(res.Body))
 	}
 	if len(h.users()) != 0 || res.cookie("hmp_session") != nil {
