@@ -5,6 +5,13 @@ GO       ?= go
 GINKGO    = $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 CHROMIUM ?= $(or $(HMPCONFORM_CHROMIUM),/usr/bin/chromium)
 REPORTS  ?= reports
+# Each run of the suites writes reports/<UTC timestamp>/; every Ginkgo
+# process learns the directory from HMPCONFORM_RUN_DIR. `make RUN=name e2e`
+# names the run yourself.
+ifndef RUN
+RUN := $(shell date -u +%Y%m%dT%H%M%SZ)
+endif
+RUN_DIR   = $(abspath $(REPORTS)/$(RUN))
 
 SHELL        := bash
 .SHELLFLAGS  := -o pipefail -c
@@ -15,8 +22,9 @@ help: ## List the targets
 	@echo "Usage: make <target>"
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_.-]+:[^#]*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## Start the mock IdP and the reference SP for manual testing
-	$(GO) run ./cmd/hmpconform run
+run: ## Start the mock IdP and the reference SP for manual testing (Ctrl-C stops both)
+	@mkdir -p bin && $(GO) build -o bin/hmpconform ./cmd/hmpconform
+	@trap 'exit 0' INT TERM; ./bin/hmpconform run
 
 test: chromium ## Run the unit tests, then the browser suites (both always run)
 	@status=0; \
@@ -25,12 +33,19 @@ test: chromium ## Run the unit tests, then the browser suites (both always run)
 	exit $$status
 
 unit: ## Unit tests with the race detector (everything outside suites/)
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /suites/)
+	$(GO) test -race -count=1 -timeout=30m $$($(GO) list ./... | grep -v /suites/)
 
-e2e: ## Ginkgo suites under suites/, reports in reports/
-	$(GINKGO) -r -p --procs=2 --fail-on-empty --keep-going --timeout=30m \
-		--output-dir=$(REPORTS) --junit-report=junit.xml --json-report=ginkgo.json \
-		./suites/...
+e2e: ## Ginkgo suites under suites/; report in reports/<run>/index.html (reports/latest)
+	@mkdir -p $(RUN_DIR) && : > $(RUN_DIR)/progress.log
+	@echo "e2e: run $(RUN) — progress below, report in $(REPORTS)/$(RUN)/index.html"
+	@tail -n +1 -F $(RUN_DIR)/progress.log 2>/dev/null & tailpid=$$!; \
+	status=0; \
+	HMPCONFORM_RUN_DIR=$(RUN_DIR) $(GINKGO) -r -p --procs=2 --no-color --fail-on-empty --keep-going --timeout=30m \
+		--output-dir=$(RUN_DIR) --junit-report=junit.xml --json-report=ginkgo.json \
+		./suites/... || status=$$?; \
+	sleep 0.2; kill $$tailpid 2>/dev/null; wait $$tailpid 2>/dev/null; \
+	$(GO) run ./reports/cmd/render $(RUN_DIR) || status=1; \
+	exit $$status
 
 mutants: ## Run the JIT suite against each deliberately broken SP; ends "mutants: N caught of M"
 	$(GO) test -count=1 -v -run TestSuitesCatchEveryMutant ./suites/mutation/ | grep -E '^(=== RUN|--- |    mutation_test|mutants:|ok|FAIL|PASS)'
@@ -52,5 +67,20 @@ lint: ## gofmt (must list nothing) and go vet
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt -l lists files that need formatting:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-clean-reports: ## Delete the reports of earlier runs (keeps reports/*.go and README.md)
-	find $(REPORTS) -mindepth 1 -maxdepth 1 ! -name '*.go' ! -name README.md -exec rm -rf {} +
+clean-reports: ## Delete the reports of earlier runs (keeps the reports package's sources)
+	find $(REPORTS) -mindepth 1 -maxdepth 1 ! -name '*.go' ! -name '*.tmpl' ! -name README.md \
+		! -name cmd ! -name testdata -exec rm -rf {} +
+
+FUZZTIME ?= 60s
+FUZZ_TARGETS = ./sp/samlsso:FuzzVerify ./mockidp:FuzzSSO
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s); a find is kept in testdata/fuzz/
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
+	done
+
+.PHONY: bench
+bench: ## Benchmarks and bounded loopback load (issue 8), a few minutes; ends "idp-sign-ratio: X"
+	bash scripts/bench.sh

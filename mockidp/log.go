@@ -1,6 +1,7 @@
 package mockidp
 
 import (
+	"encoding/base64"
 	"net/http"
 	"time"
 
@@ -27,6 +28,10 @@ type LoggedResponse struct {
 	// error Response.
 	AssertionXML string `json:"assertionXML,omitempty"`
 	Encrypted    bool   `json:"encrypted"`
+	// Fault is the fault the response was built with (faults.go), if any.
+	Fault string `json:"fault,omitempty"`
+	// SAMLResponse is the form value posted to the ACS, as sent.
+	SAMLResponse string `json:"samlResponse,omitempty"`
 }
 
 // loggingResponseWriter is crewjam's ResponseWriter: it sends the response
@@ -34,6 +39,17 @@ type LoggedResponse struct {
 type loggingResponseWriter struct{ s *Server }
 
 func (lw loggingResponseWriter) WriteResponse(w http.ResponseWriter, req *saml.IdpAuthnRequest) error {
+	if st := loginStateFrom(req.HTTPRequest.Context()); st != nil {
+		if f, ok := LookupFault(st.form.Fault); ok {
+			sent, err := lw.s.writeFaulted(w, req, f)
+			if err != nil {
+				return err
+			}
+			st.sent = sent
+			lw.s.record(req)
+			return nil
+		}
+	}
 	if err := req.WriteResponse(w); err != nil {
 		return err
 	}
@@ -57,6 +73,12 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 		e.GroupAttribute = st.identity.GroupAttribute
 		e.Groups = append(e.Groups, st.identity.Groups...)
 	}
+	if st := loginStateFrom(req.HTTPRequest.Context()); st != nil {
+		e.Fault, e.SAMLResponse = st.form.Fault, st.sent
+	}
+	if e.Fault == "none" {
+		e.Fault = ""
+	}
 	if a := req.Assertion; a != nil {
 		if a.Subject != nil && a.Subject.NameID != nil {
 			e.NameID = a.Subject.NameID.Value
@@ -75,6 +97,9 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 			e.Status = sc.SelectAttrValue("Value", "")
 		}
 		e.ResponseXML = indentXML(el)
+		if e.SAMLResponse == "" {
+			e.SAMLResponse = encodeElement(el)
+		}
 		e.Encrypted = el.FindElement("./EncryptedAssertion") != nil
 	}
 	if req.Assertion != nil && req.AssertionEl != nil {
@@ -120,4 +145,16 @@ func indentXML(el *etree.Element) string {
 		return ""
 	}
 	return s
+}
+
+// encodeElement is el serialized and base64-encoded, as crewjam's
+// PostBinding encodes it.
+func encodeElement(el *etree.Element) string {
+	doc := etree.NewDocument()
+	doc.SetRoot(el.Copy())
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

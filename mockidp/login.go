@@ -25,6 +25,7 @@ const (
 	fieldGroupAttribute = "groupAttribute"
 	fieldSP             = "sp"
 	fieldRelayState     = "RelayState"
+	fieldFault          = FaultField // see faults.go
 )
 
 // attrNameFormatBasic is the NameFormat of every attribute the IdP sends.
@@ -43,6 +44,7 @@ type loginForm struct {
 	ShortName      string
 	Groups         string // one group per line
 	GroupAttribute string
+	Fault          string // a fault's name (faults.go); "" or "none": a normal response
 }
 
 func parseLoginForm(v url.Values) loginForm {
@@ -55,6 +57,7 @@ func parseLoginForm(v url.Values) loginForm {
 		ShortName:      v.Get(fieldShortName),
 		Groups:         v.Get(fieldGroups),
 		GroupAttribute: v.Get(fieldGroupAttribute),
+		Fault:          v.Get(fieldFault),
 	}
 }
 
@@ -75,6 +78,7 @@ type identity struct {
 type loginState struct {
 	form     loginForm
 	identity *identity // set by GetSession once the form is accepted
+	sent     string    // the SAMLResponse form value sent, for the log (faults.go)
 }
 
 type loginKey struct{}
@@ -189,10 +193,14 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	}
 	st := loginStateFrom(r.Context())
 	if st == nil {
-		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
+		// ?fault= preselects a fault (e.g. /idp/initiate?sp=...&fault=xsw1).
+		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr, Fault: r.URL.Query().Get(fieldFault)}, "", http.StatusOK)
 		return nil
 	}
 	id, msg := s.resolve(st.form)
+	if _, ok := LookupFault(st.form.Fault); msg == "" && !ok && st.form.Fault != "" && st.form.Fault != "none" {
+		msg = "Unknown fault " + st.form.Fault + "."
+	}
 	if msg != "" {
 		f := st.form
 		if strings.TrimSpace(f.GroupAttribute) == "" {
@@ -281,6 +289,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *saml.I
 		TrustAnySP:  s.cfg.TrustAnySP,
 		Home:        s.prefix + "/",
 		DefaultAttr: s.groupAttr,
+		Faults:      faultList,
 	}
 	if req.ACSEndpoint != nil {
 		page.ACS = req.ACSEndpoint.Location

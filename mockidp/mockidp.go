@@ -272,6 +272,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"/{$}", s.serveHome)
 	mux.HandleFunc("GET "+p+"/log", s.serveLog)
 	mux.HandleFunc("GET "+p+"/api/log", s.serveLogJSON)
+	mux.HandleFunc("GET "+p+"/api/faults", s.serveFaultsJSON)
 	mux.HandleFunc("GET "+p+"/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))

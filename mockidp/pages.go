@@ -61,6 +61,7 @@ type loginPage struct {
 	Error        string
 	Home         string
 	DefaultAttr  string
+	Faults       []Fault
 }
 
 var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
@@ -91,6 +92,11 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 <label for="groupAttribute">Group attribute name</label><input type="text" id="groupAttribute" name="groupAttribute" value="{{.Form.GroupAttribute}}" autocomplete="off">
 </div>
 <p class="hint">Empty attributes are left out of the assertion.</p>
+<div class="grid"><label for="fault">Fault</label><select id="fault" name="fault">
+<option value="">none — a normal, valid response</option>
+{{range .Faults}}<option value="{{.Name}}"{{if eq .Name $.Form.Fault}} selected{{end}}>{{.Name}} ({{.Requirement}}, {{.Expect}}) — {{.Description}}</option>
+{{end}}</select></div>
+<p class="hint">A fault makes this one response deliberately broken or hostile (security conformance); the list is also at <code>/api/faults</code>.</p>
 <p><button type="submit" id="signin">Sign in</button></p>
 {{if .Personas}}<h2>Or sign in as a persona</h2>
 <ul class="personas">

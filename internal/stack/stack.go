@@ -21,7 +21,6 @@ import (
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
 	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/sp/refsp"
-	"github.com/hmpconform/hmpconform/sp/server"
 	"github.com/hmpconform/hmpconform/sp/settings"
 	"github.com/hmpconform/hmpconform/sp/store"
 )
@@ -40,7 +39,7 @@ type Options struct {
 	GroupAttribute string // the IdP's default group attribute name
 	Now            func() time.Time
 	Logger         *slog.Logger
-	Provision      server.ProvisionFunc // tests only
+	Mutation       *refsp.Mutation // tests only: a deliberately broken SP
 }
 
 // Stack is a running IdP + SP pair.
@@ -112,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	s.SP, err = refsp.Open(ctx, refsp.Options{
 		DataDir: filepath.Join(opts.DataDir, "refsp"), BaseURL: s.SPURL, AdminPassword: opts.AdminPassword,
-		Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Provision: opts.Provision,
+		Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Mutation: opts.Mutation,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("reference sp: %w", err))

@@ -1,5 +1,5 @@
-// Package mutants holds deliberately broken variants of the reference SP's
-// JIT rules. They exist only to prove that the suites catch each fault: a
+// Package mutants holds deliberately broken variants of the reference SP:
+// its JIT rules, its store and its routes. They exist only to prove that the suites catch each fault: a
 // suite that stays green against a mutant does not test its requirement.
 // Nothing in the product selects them; the suites do, through
 // HMPCONFORM_SP_MUTANT.
@@ -11,40 +11,38 @@ import (
 	"strings"
 
 	"github.com/hmpconform/hmpconform/sp/jit"
+	"github.com/hmpconform/hmpconform/sp/refsp"
 )
 
-// ProvisionFunc matches server.ProvisionFunc without importing the server.
+// ProvisionFunc matches server.ProvisionFunc.
 type ProvisionFunc = func(jit.Rules, []jit.Group, jit.Assertion) (jit.Outcome, error)
 
-// Mutant is one broken rule set and the requirement it breaks.
+// Mutant is one broken variant of the SP and the requirement it breaks.
 type Mutant struct {
 	Name        string
 	Breaks      string // requirement ID whose specs must turn red
 	Description string
-	Provision   ProvisionFunc
+	Mutation    refsp.Mutation
+}
+
+func rules(name, breaks, desc string, p ProvisionFunc) Mutant {
+	return Mutant{name, breaks, desc, refsp.Mutation{Provision: p}}
 }
 
 // All lists the mutants in a stable order.
 func All() []Mutant {
 	return []Mutant{
-		{"case-sensitive", "GRP-CASE", "group names match only with the same case", caseSensitive},
-		{"unknown-refuses", "GRP-UNKNOWN", "an asserted group with no SP group refuses the login", unknownRefuses},
-		{"no-default-fallback", "GRP-DEFAULT", "Default User Groups are never applied when Group Membership is configured", noDefaultFallback},
-		{"defaults-always", "GRP-DEFAULT", "Default User Groups are added even when asserted groups match", defaultsAlways},
-		{"groups-without-attribute", "GRP-NOATTR", "asserted groups are applied even when Group Membership is not configured", groupsWithoutAttribute},
+		rules("case-sensitive", "GRP-CASE", "group names match only with the same case", caseSensitive),
+		rules("unknown-refuses", "GRP-UNKNOWN", "an asserted group with no SP group refuses the login", unknownRefuses),
+		{"unknown-created", "GRP-UNKNOWN", "an asserted group with no SP group is created and joined", refsp.Mutation{WrapStore: createUnknownGroups}},
+		rules("no-default-fallback", "GRP-DEFAULT", "Default User Groups are never applied when Group Membership is configured", noDefaultFallback),
+		rules("defaults-always", "GRP-DEFAULT", "Default User Groups are added even when asserted groups match", defaultsAlways),
+		rules("groups-without-attribute", "GRP-NOATTR", "asserted groups are applied even when Group Membership is not configured", groupsWithoutAttribute),
+		{"second-account", "JIT-CREATE", "every sign-in of a known identifier creates another account", refsp.Mutation{WrapStore: secondAccount}},
+		{"login-hidden", "BYPASS-LOGIN", "/login sends the browser to the IdP while SSO is configured", refsp.Mutation{WrapHandler: hideLogin}},
+		{"save-keeps-sessions", "SET-SAVE-LOGOUT", "Save Settings leaves users signed in", refsp.Mutation{WrapStore: keepSessions}},
+		rules("haiadmin-via-sso", "BYPASS-ONLY-LOCAL", "an assertion naming haiadmin gets an account", haiadminViaSSO),
 	}
-}
-
-// Lookup returns the named mutant.
-func Lookup(name string) (Mutant, error) {
-	var names []string
-	for _, m := range All() {
-		if m.Name == name {
-			return m, nil
-		}
-		names = append(names, m.Name)
-	}
-	return Mutant{}, fmt.Errorf("no mutant %q (have: %s)", name, strings.Join(names, ", "))
 }
 
 func caseSensitive(r jit.Rules, existing []jit.Group, a jit.Assertion) (jit.Outcome, error) {
@@ -129,4 +127,29 @@ func merge(o jit.Outcome, extra []jit.Group) jit.Outcome {
 	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	o.Groups = out
 	return o
+}
+
+func haiadminViaSSO(r jit.Rules, existing []jit.Group, a jit.Assertion) (jit.Outcome, error) {
+	o, err := jit.Provision(r, existing, a)
+	if err == nil || r.UniqueIdentifier != "" {
+		return o, err
+	}
+	// Skip the reserved-identifier check by provisioning a stand-in name.
+	real := a.NameID
+	a.NameID = "stand-in"
+	o, err = jit.Provision(r, existing, a)
+	o.Identifier, o.Key = strings.TrimSpace(real), jit.Key(real)
+	return o, err
+}
+
+// Lookup returns the named mutant.
+func Lookup(name string) (Mutant, error) {
+	var names []string
+	for _, m := range All() {
+		if m.Name == name {
+			return m, nil
+		}
+		names = append(names, m.Name)
+	}
+	return Mutant{}, fmt.Errorf("no mutant %q (have: %s)", name, strings.Join(names, ", "))
 }

@@ -33,7 +33,17 @@ type Options struct {
 	Now           func() time.Time
 	Rand          io.Reader
 	Logger        *slog.Logger
-	Provision     server.ProvisionFunc // tests only: a deliberately broken rule set
+	// Mutation deliberately breaks the SP; only the mutation check sets it.
+	Mutation *Mutation
+}
+
+// Mutation is a deliberately broken variant of the reference SP, used to
+// prove that the suites notice the fault (see sp/mutants). Any part may be
+// nil.
+type Mutation struct {
+	Provision   server.ProvisionFunc
+	WrapStore   func(store.Store) store.Store
+	WrapHandler func(h http.Handler, st store.Store) http.Handler
 }
 
 // App is a running reference SP (without its listener).
@@ -43,6 +53,8 @@ type App struct {
 	// GeneratedPassword is set when this start generated the haiadmin
 	// password; it is also kept in DataDir/haiadmin-password.txt (0600).
 	GeneratedPassword string
+
+	mutation *Mutation
 }
 
 // PasswordFile is where a generated haiadmin password is kept for the
@@ -73,19 +85,33 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	var served store.Store = st
+	var provision server.ProvisionFunc
+	if m := opts.Mutation; m != nil {
+		provision = m.Provision
+		if m.WrapStore != nil {
+			served = m.WrapStore(st)
+		}
+	}
 	srv, err := server.New(server.Config{
-		BaseURL: opts.BaseURL, Store: st, Key: pair.Key, Certificate: pair.Certificate,
-		Now: opts.Now, Rand: opts.Rand, Logger: opts.Logger, Provision: opts.Provision,
+		BaseURL: opts.BaseURL, Store: served, Key: pair.Key, Certificate: pair.Certificate,
+		Now: opts.Now, Rand: opts.Rand, Logger: opts.Logger, Provision: provision,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &App{Server: srv, Store: st, GeneratedPassword: generated}, nil
+	return &App{Server: srv, Store: st, GeneratedPassword: generated, mutation: opts.Mutation}, nil
 }
 
 // Handler is the SP's HTTP handler.
-func (a *App) Handler() http.Handler { return a.Server.Handler() }
+func (a *App) Handler() http.Handler {
+	h := a.Server.Handler()
+	if a.mutation != nil && a.mutation.WrapHandler != nil {
+		h = a.mutation.WrapHandler(h, a.Store)
+	}
+	return h
+}
 
 // Close closes the store.
 func (a *App) Close() error { return a.Store.Close() }

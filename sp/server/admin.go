@@ -170,13 +170,11 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, status int
 func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := r.PostFormValue("role")
+	if msg := groupNameProblem(name); msg != "" {
+		s.renderGroups(w, r, http.StatusUnprocessableEntity, msg, "")
+		return
+	}
 	switch {
-	case name == "":
-		s.renderGroups(w, r, http.StatusUnprocessableEntity, "A group needs a name.", name)
-		return
-	case len(name) > 256:
-		s.renderGroups(w, r, http.StatusUnprocessableEntity, "Group names are limited to 256 characters.", "")
-		return
 	case !slices.Contains(store.Roles(), role):
 		s.renderGroups(w, r, http.StatusUnprocessableEntity, "Choose a role for the group.", name)
 		return
@@ -193,6 +191,23 @@ func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/groups", http.StatusSeeOther)
 }
 
+// groupNameProblem says what is wrong with a group name, or "". Commas are
+// refused because Default User Groups is a comma-separated list: a group
+// named "Sales, EMEA" could never be a default.
+func groupNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "A group needs a name."
+	case len(name) > 256:
+		return "Group names are limited to 256 characters."
+	case strings.Contains(name, ","):
+		return "Group names cannot contain commas (Default User Groups is a comma-separated list)."
+	case strings.ContainsFunc(name, isControl):
+		return "Group names cannot contain control characters."
+	}
+	return ""
+}
+
 func pathID(r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	return id, err == nil && id > 0
@@ -201,8 +216,8 @@ func pathID(r *http.Request) (int64, bool) {
 func (s *Server) handleGroupRename(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	if !ok || name == "" || len(name) > 256 {
-		s.renderGroups(w, r, http.StatusUnprocessableEntity, "A group needs a name of at most 256 characters.", "")
+	if msg := groupNameProblem(name); !ok || msg != "" {
+		s.renderGroups(w, r, http.StatusUnprocessableEntity, msg+" ", "")
 		return
 	}
 	if err := s.cfg.Store.RenameGroup(r.Context(), id, name); err != nil {

@@ -169,9 +169,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		s.render(w, r, status, "login.html", map[string]any{"Error": msg, "Username": username, "Next": next})
 	}
+	// Throttled per user name and address, and per address alone (at a
+	// higher count) so that varying the name does not dodge it.
 	throttleKey := strings.ToLower(username) + "|" + clientIP(r)
-	if wait := s.throttle.wait(throttleKey); wait > 0 {
-		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", int(wait.Seconds()+0.999)))
+	addrKey := "addr|" + clientIP(r)
+	if wait := max(s.throttle.wait(throttleKey, throttleFree), s.throttle.wait(addrKey, 4*throttleFree)); wait > 0 {
+		secs := int(wait.Seconds() + 0.999)
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %d seconds.", secs))
 		return
 	}
 	hash, err := s.cfg.Store.AdminPasswordHash(r.Context())
@@ -184,10 +189,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	pwErr := bcrypt.CompareHashAndPassword(hash, []byte(password))
 	if !strings.EqualFold(username, jit.ReservedIdentifier) || pwErr != nil {
 		s.throttle.fail(throttleKey)
+		s.throttle.fail(addrKey)
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}
 	s.throttle.reset(throttleKey)
+	s.throttle.reset(addrKey)
 	if err := s.startSession(w, r, 0, true); err != nil {
 		s.logErr(r.Context(), "admin session", err)
 		fail(http.StatusInternalServerError, "Sign-in is unavailable.")
@@ -245,14 +252,14 @@ func newThrottle(now func() time.Time) *throttle {
 	return &throttle{now: now, m: map[string]*failures{}}
 }
 
-func (t *throttle) wait(key string) time.Duration {
+func (t *throttle) wait(key string, free int) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.m[key]
-	if f == nil || f.count < throttleFree {
+	if f == nil || f.count < free {
 		return 0
 	}
-	d := throttleBase << min(f.count-throttleFree, 20)
+	d := throttleBase << min(f.count-free, 20)
 	if d > throttleMax {
 		d = throttleMax
 	}

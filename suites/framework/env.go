@@ -22,7 +22,7 @@ import (
 	"github.com/hmpconform/hmpconform/internal/stack"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
 	"github.com/hmpconform/hmpconform/sp/mutants"
-	"github.com/hmpconform/hmpconform/sp/server"
+	"github.com/hmpconform/hmpconform/sp/refsp"
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
@@ -74,13 +74,13 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.Close()
 		return nil, err
 	}
-	var provision server.ProvisionFunc
+	var mutation *refsp.Mutation
 	if name := os.Getenv(MutantEnv); name != "" {
 		m, err := mutants.Lookup(name)
 		if err != nil {
 			return fail(err)
 		}
-		e.Mutant, provision = m.Name, m.Provision
+		e.Mutant, mutation = m.Name, &m.Mutation
 	}
 	if e.CA, err = tlsutil.NewCA("hmpconform suite CA", time.Now()); err != nil {
 		return fail(err)
@@ -88,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.Stack, err = stack.Start(ctx, stack.Options{
 		DataDir: filepath.Join(dir, "data"), IdPHost: IdPHost, SPHost: SPHost, CA: e.CA,
 		AdminPassword: e.AdminPassword, Logger: slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Provision: provision,
+		Mutation: mutation,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("start idp and sp: %w", err))

@@ -10,17 +10,22 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/hmpconform/hmpconform/reports"
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
 // ArtifactsEnv overrides where failure evidence is written.
 const ArtifactsEnv = "HMPCONFORM_ARTIFACTS"
 
-// ArtifactsDir is reports/artifacts at the repository root unless
-// HMPCONFORM_ARTIFACTS says otherwise.
+// ArtifactsDir is $HMPCONFORM_ARTIFACTS, else <run dir>/artifacts when
+// HMPCONFORM_RUN_DIR names the run's report directory, else
+// reports/artifacts at the repository root.
 func ArtifactsDir() string {
 	if d := os.Getenv(ArtifactsEnv); d != "" {
 		return d
+	}
+	if d := os.Getenv(reports.RunDirEnv); d != "" {
+		return filepath.Join(d, "artifacts")
 	}
 	dir, _ := os.Getwd()
 	for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
@@ -39,11 +44,7 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func (e *Env) EvidenceOnFailure(tabs map[string]context.Context) {
 	mark := e.Log.Mark()
 	DeferOnFailure(func() {
-		spec := CurrentSpecReport()
-		dir := filepath.Join(ArtifactsDir(), unsafeChars.ReplaceAllString(spec.FullText(), "_"))
-		if len(dir) > 200 {
-			dir = dir[:200]
-		}
+		dir := specArtifactsDir(CurrentSpecReport())
 		_ = os.MkdirAll(dir, 0o755)
 		for name, tab := range tabs {
 			if png, err := browser.Screenshot(tab); err == nil {

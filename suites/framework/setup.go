@@ -40,7 +40,9 @@ func Setup() *Suite {
 		}
 		s.Admin = admin
 		DeferCleanup(admin.Close)
+		recordEnvironment(env, admin.Tab)
 	})
+	registerProgress()
 	ReportAfterSuite("requirement labels", func(r Report) {
 		catalogue, err := fixtures.Requirements()
 		if err != nil {

@@ -86,9 +86,12 @@ func (u *User) fillIdPForm(l Login) (Outcome, error) {
 	if l.GroupAttribute != "" {
 		steps = append(steps, SetField("groupAttribute", l.GroupAttribute))
 	}
-	steps = append(steps, ClickAndWaitForLoad("signin"))
 	if err := browser.Run(u.Tab, StepTimeout, steps...); err != nil {
 		return Outcome{}, fmt.Errorf("fill the IdP form: %w", err)
+	}
+	u.env.Step(u.Tab, "IdP login page, filled in for "+l.Username)
+	if err := browser.Run(u.Tab, StepTimeout, ClickAndWaitForLoad("signin")); err != nil {
+		return Outcome{}, fmt.Errorf("submit the IdP form: %w", err)
 	}
 	return u.WaitForSP()
 }
@@ -100,7 +103,16 @@ func (u *User) WaitForSP() (Outcome, error) {
 		loc, _ := browser.Location(u.Tab)
 		return Outcome{}, fmt.Errorf("the login did not end on an SP page (at %s): %w", loc, err)
 	}
-	return u.Read()
+	u.env.recordSAML()
+	out, err := u.Read()
+	if err == nil {
+		what := "back at the SP: signed in as " + out.Identifier
+		if !out.SignedIn {
+			what = "back at the SP: refused (" + out.RefusalCode + ")"
+		}
+		u.env.Step(u.Tab, what)
+	}
+	return out, err
 }
 
 // Read reads the current SP page.

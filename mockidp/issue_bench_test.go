@@ -1,0 +1,199 @@
+package mockidp_test
+
+// Benchmarks for issue 8: the cost of issuing a signed SAML response through
+// the mock IdP's real code path (the IdP-initiated login form POST, as a
+// browser sends it, through Server.Handler) against the physical floor of
+// that work, a bare RSA PKCS#1 v1.5 signature over a SHA-256 digest with the
+// same key.
+//
+// A response whose Response and Assertion are both signed counts two
+// signatures; the benchmarks report "sigs/op" so that `make bench` can turn
+// ns/op into signatures per second. No timed assertions: figures only.
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/hmpconform/hmpconform/mockidp"
+)
+
+const (
+	benchIdPBase    = "https://idp.mock.test:8443"
+	benchSPEntityID = "https://hmp.sp.test:8443/saml/metadata"
+	benchSPACS      = "https://hmp.sp.test:8443/sso/callback"
+)
+
+var benchSAMLRe = regexp.MustCompile(`name="SAMLResponse" value="([^"]*)"`)
+
+// benchIdP is a mock IdP with the reference SP registered the way the stack
+// registers it: one HTTP-POST ACS, no encryption key (plain, signed
+// assertions).
+type benchIdP struct {
+	srv *mockidp.Server
+	h   http.Handler
+	key *rsa.PrivateKey
+	n   atomic.Int64
+}
+
+func newBenchIdP(b *testing.B) *benchIdP {
+	b.Helper()
+	key, cert, err := mockidp.LoadOrCreateKeyPair(b.TempDir(), time.Now(), "idp.mock.test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	base, _ := url.Parse(benchIdPBase)
+	srv, err := mockidp.New(mockidp.Config{
+		BaseURL: base, Key: key, Certificate: cert,
+		// Info level, formatted and thrown away: the server's logging is
+		// part of the cost of a login.
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	md := &saml.EntityDescriptor{
+		EntityID: benchSPEntityID,
+		SPSSODescriptors: []saml.SPSSODescriptor{{
+			SSODescriptor: saml.SSODescriptor{RoleDescriptor: saml.RoleDescriptor{
+				ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+			}},
+			AssertionConsumerServices: []saml.IndexedEndpoint{{Binding: saml.HTTPPostBinding, Location: benchSPACS, Index: 1}},
+		}},
+	}
+	if err := srv.RegisterSP(md); err != nil {
+		b.Fatal(err)
+	}
+	return &benchIdP{srv: srv, h: srv.Handler(), key: key}
+}
+
+// login submits the IdP-initiated login form for a fresh user name, as the
+// browser does, and returns the auto-submit page's status and body.
+func (e *benchIdP) login() (int, []byte) {
+	i := e.n.Add(1)
+	form := url.Values{
+		"mockidp_login": {"1"},
+		"sp":            {benchSPEntityID},
+		"RelayState":    {"/"},
+		"username":      {"user" + strconv.FormatInt(i, 10) + "@example.com"},
+		"firstName":     {"Bench"},
+		"lastName":      {"User"},
+		"email":         {"user" + strconv.FormatInt(i, 10) + "@example.com"},
+		"groups":        {"Engineering\nSales\nUnknown Group"},
+	}
+	req := httptest.NewRequest(http.MethodPost, benchIdPBase+"/idp/initiate", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// signaturesPerResponse issues one response and counts its ds:Signature
+// elements (Response and Assertion: two).
+func (e *benchIdP) signaturesPerResponse(b *testing.B) int {
+	b.Helper()
+	code, body := e.login()
+	m := benchSAMLRe.FindSubmatch(body)
+	if code != http.StatusOK || m == nil {
+		b.Fatalf("no SAMLResponse form (status %d):\n%s", code, body)
+	}
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(string(m[1])))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := bytes.Count(raw, []byte(":SignatureValue>")) / 2 // open and close tags
+	if n < 1 {
+		b.Fatalf("the response is not signed:\n%s", raw)
+	}
+	return n
+}
+
+func (e *benchIdP) mustLogin(b *testing.B) {
+	if code, body := e.login(); code != http.StatusOK || !bytes.Contains(body, []byte(`name="SAMLResponse"`)) {
+		b.Fatalf("login failed (status %d):\n%s", code, body)
+	}
+}
+
+// bareSign is the floor: one RSA PKCS#1 v1.5 signature over a SHA-256
+// digest, as goxmldsig makes for each SignedInfo.
+func bareSign(b *testing.B, key *rsa.PrivateKey, msg []byte) {
+	digest := sha256.Sum256(msg)
+	if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:]); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// signedInfo is a message of the size goxmldsig signs.
+var signedInfo = []byte(strings.Repeat("<ds:SignedInfo>canonical XML of the signed info</ds:SignedInfo>", 8))
+
+// BenchmarkIssueResponse: one IdP-initiated login through the HTTP handler,
+// from the posted login form to the auto-submit page with the signed
+// SAMLResponse, including the response log.
+func BenchmarkIssueResponse(b *testing.B) {
+	e := newBenchIdP(b)
+	sigs := e.signaturesPerResponse(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.mustLogin(b)
+	}
+	b.ReportMetric(float64(sigs), "sigs/op")
+}
+
+// BenchmarkBareRSASign: the bare signature with the IdP's own key.
+func BenchmarkBareRSASign(b *testing.B) {
+	e := newBenchIdP(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		bareSign(b, e.key, signedInfo)
+	}
+	b.ReportMetric(1, "sigs/op")
+}
+
+// BenchmarkIssueSignRatio interleaves the two in one loop (one response,
+// then as many bare signatures as the response carries) and times each
+// part, so that both see the same machine: on a shared, noisy machine the
+// ratio of two separately run benchmarks drifts with the neighbours' load.
+// It reports both rates and idp-sign-ratio = signatures per second while
+// issuing ÷ bare signatures per second.
+func BenchmarkIssueSignRatio(b *testing.B) {
+	e := newBenchIdP(b)
+	sigs := e.signaturesPerResponse(b)
+	var issue, bare time.Duration
+	var responses, bareSigs int
+	for b.Loop() {
+		t0 := time.Now()
+		e.mustLogin(b)
+		t1 := time.Now()
+		for range sigs {
+			bareSign(b, e.key, signedInfo)
+		}
+		t2 := time.Now()
+		issue += t1.Sub(t0)
+		bare += t2.Sub(t1)
+		responses++
+		bareSigs += sigs
+	}
+	issueSigsPerSec := float64(responses*sigs) / issue.Seconds()
+	bareSigsPerSec := float64(bareSigs) / bare.Seconds()
+	b.ReportMetric(float64(responses)/issue.Seconds(), "responses/s")
+	b.ReportMetric(issueSigsPerSec, "issue-sigs/s")
+	b.ReportMetric(bareSigsPerSec, "bare-sigs/s")
+	b.ReportMetric(issueSigsPerSec/bareSigsPerSec, "idp-sign-ratio")
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# scripts/bench.sh: issue 8's performance figures, what `make bench` runs.
+#
+#   1. Go benchmarks: issuing a response through the mock IdP, the bare RSA
+#      signature with the same key, both interleaved in one loop (the
+#      idp-sign-ratio), the SP's Verify, the SP's ACS (verify + JIT rules +
+#      SQLite + session), the JIT rules.
+#   2. cmd/hmpload idp: mock IdP logins/s against the npm saml-idp peer, the
+#      two taking turns on loopback (the peer is skipped with a message when
+#      node/npm or its install fail).
+#   3. cmd/hmpload acs: the SP's ACS rate and p99 with 1k, 10k and 100k
+#      accounts in SQLite, the three SPs taking turns.
+#
+# Everything is bounded (benchmark times, request counts, time caps). On a
+# shared machine the absolute figures move with the neighbours' load; the
+# ratios are taken within one run, from interleaved measurements where it
+# matters. The last line is `idp-sign-ratio: X`.
+#
+# Environment: GO (go), BENCHTIME (2s; the interleaved ratio gets twice
+# that), HMPLOAD_IDP_ARGS, HMPLOAD_ACS_ARGS (extra flags, e.g. -n 100 or
+# -peer=false), BENCH_SKIP_LOAD=1 (Go benchmarks only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+BENCHTIME=${BENCHTIME:-2s}
+RATIO_BENCHTIME=${RATIO_BENCHTIME:-$(awk -v t="$BENCHTIME" 'BEGIN { sub(/s$/, "", t); printf "%gs", 2 * t }')}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmpbench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+started=$(date +%s)
+
+echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $($GO version | cut -d' ' -f3)"
+
+# gobench PKG REGEX BENCHTIME: run benchmarks, echo their lines, keep them.
+gobench() {
+	$GO test -run '^$' -bench "$2" -benchtime "$3" -count 1 "$1" >"$tmp/out.txt" 2>&1 || {
+		cat "$tmp/out.txt" >&2
+		echo "bench: go test -bench $2 $1 failed" >&2
+		exit 1
+	}
+	grep -E '^Benchmark' "$tmp/out.txt" | tee -a "$tmp/bench.txt"
+}
+
+echo "== Go benchmarks (benchtime $BENCHTIME; interleaved ratio $RATIO_BENCHTIME)"
+gobench ./mockidp/ '^(BenchmarkIssueResponse|BenchmarkBareRSASign)$' "$BENCHTIME"
+gobench ./mockidp/ '^BenchmarkIssueSignRatio$' "$RATIO_BENCHTIME"
+gobench ./sp/samlsso/ '^BenchmarkVerify$' "$BENCHTIME"
+gobench ./sp/server/ '^BenchmarkACS$' "$BENCHTIME"
+gobench ./sp/jit/ '^BenchmarkProvision$' "$BENCHTIME"
+
+# metric NAME UNIT: the value of UNIT on the benchmark line NAME-<procs>.
+metric() {
+	awk -v name="$1" -v unit="$2" '
+		$1 ~ "^" name "-[0-9]+$" || $1 == name {
+			for (i = 3; i < NF; i += 2) if ($(i + 1) == unit) { print $i; exit }
+		}' "$tmp/bench.txt"
+}
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+issue_ns=$(metric BenchmarkIssueResponse ns/op)
+issue_sigs=$(metric BenchmarkIssueResponse sigs/op)
+bare_ns=$(metric BenchmarkBareRSASign ns/op)
+verify_ns=$(metric BenchmarkVerify ns/op)
+acs_new_ns=$(metric BenchmarkACS/first-login ns/op)
+acs_ret_ns=$(metric BenchmarkACS/returning ns/op)
+jit3_ns=$(metric BenchmarkProvision/3-groups ns/op)
+jit1000_ns=$(metric BenchmarkProvision/1000-groups ns/op)
+ratio=$(metric BenchmarkIssueSignRatio idp-sign-ratio)
+
+echo
+echo "== Figures"
+echo "idp-issue-response: $(calc '%.2f' "$issue_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $issue_ns") responses/s = $(calc '%.1f' "$issue_sigs * 1e9 / $issue_ns") signatures/s ($issue_sigs signatures per response: Response and Assertion)"
+echo "bare-rsa-sign: $(calc '%.2f' "$bare_ns / 1e6") ms/signature = $(calc '%.1f' "1e9 / $bare_ns") signatures/s (RSA-2048 PKCS#1 v1.5, SHA-256, the IdP's key)"
+echo "idp-sign-ratio (separate runs): $(calc '%.3f' "($issue_sigs * 1e9 / $issue_ns) / (1e9 / $bare_ns)")"
+echo "idp-sign-ratio (interleaved): $ratio = $(metric BenchmarkIssueSignRatio issue-sigs/s) signatures/s issuing / $(metric BenchmarkIssueSignRatio bare-sigs/s) bare signatures/s ($(metric BenchmarkIssueSignRatio responses/s) responses/s)"
+echo "sp-verify: $(calc '%.2f' "$verify_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $verify_ns") verifications/s"
+echo "sp-acs first login: $(calc '%.2f' "$acs_new_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_new_ns") logins/s; returning: $(calc '%.2f' "$acs_ret_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_ret_ns") logins/s (verify + JIT + SQLite + session, one at a time)"
+echo "sp-acs-verify-share: $(calc '%.0f' "100 * $verify_ns / $acs_ret_ns")% of a returning login is Verify"
+echo "jit-provision: $(calc '%.2f' "$jit3_ns / 1e3") µs (3 groups); $(calc '%.2f' "$jit1000_ns / 1e3") µs (1000 SP groups, 50 asserted values)"
+
+if [ "${BENCH_SKIP_LOAD:-0}" != 1 ]; then
+	echo
+	echo "== Loopback load: mock IdP vs npm saml-idp (cmd/hmpload idp)"
+	$GO build -o "$tmp/hmpload" ./cmd/hmpload
+	$GO build -o "$tmp/mockidp" ./mockidp/cmd/mockidp
+	# shellcheck disable=SC2086 # extra flags are words
+	"$tmp/hmpload" idp -mockidp "$tmp/mockidp" ${HMPLOAD_IDP_ARGS:-}
+	echo
+	echo "== Loopback load: SP ACS with 1k/10k/100k accounts (cmd/hmpload acs)"
+	# shellcheck disable=SC2086
+	"$tmp/hmpload" acs ${HMPLOAD_ACS_ARGS:-}
+fi
+
+echo
+echo "bench: done in $(($(date +%s) - started))s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "idp-sign-ratio: $ratio"
