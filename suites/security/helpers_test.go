@@ -1,0 +1,158 @@
+package security_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/chromedp/chromedp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hmpconform/hmpconform/mockidp"
+	"github.com/hmpconform/hmpconform/sp/store"
+	"github.com/hmpconform/hmpconform/suites/framework"
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
+)
+
+// newUser opens a person's tab, closed after the spec, with evidence on failure.
+func newUser(name string) *framework.User {
+	u, err := suite.Env.NewUser(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(u.Close)
+	suite.Env.EvidenceOnFailure(map[string]context.Context{name: u.Tab, "admin": suite.Admin.Tab})
+	return u
+}
+
+// openIdPLoginViaSP opens the SP, which sends the browser to the IdP's
+// login page (SP-initiated).
+func openIdPLoginViaSP(u *framework.User) {
+	GinkgoHelper()
+	Expect(browser.Run(u.Tab, framework.StepTimeout,
+		chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")))).
+		To(Succeed(), "an unauthenticated visit to the SP should reach the IdP's login page")
+}
+
+// submitIdPForm fills the IdP's login form, picks the fault ("" for none)
+// and signs in; it returns the SP page the login ended on.
+func submitIdPForm(u *framework.User, l framework.Login, fault string) framework.Outcome {
+	GinkgoHelper()
+	Expect(browser.Run(u.Tab, framework.StepTimeout,
+		framework.SetField("username", l.Username),
+		framework.SetField("groups", strings.Join(l.Groups, "\n")),
+		framework.SetField("fault", fault),
+		framework.ClickAndWaitForLoad("signin"),
+	)).To(Succeed())
+	out, err := u.WaitForSP()
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// signInWithFault is an SP-initiated login whose response carries fault.
+func signInWithFault(u *framework.User, l framework.Login, fault string) framework.Outcome {
+	GinkgoHelper()
+	openIdPLoginViaSP(u)
+	return submitIdPForm(u, l, fault)
+}
+
+// usersNamed reads the Users page for rows with this identifier.
+func usersNamed(id string) []framework.UserRow {
+	GinkgoHelper()
+	rows, err := suite.Admin.UsersNamed(id)
+	Expect(err).NotTo(HaveOccurred())
+	return rows
+}
+
+// storeUsers is the number of accounts in the SP's store.
+func storeUsers(ctx context.Context) int {
+	GinkgoHelper()
+	all, err := suite.Env.Stack.SP.Store.Users(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return len(all)
+}
+
+// expectNoAccount checks, as an admin would and in the SP's store, that
+// no account exists for any of ids.
+func expectNoAccount(ctx context.Context, ids ...string) {
+	GinkgoHelper()
+	for _, id := range ids {
+		Expect(usersNamed(id)).To(BeEmpty(), "the Users page lists %s", id)
+		_, err := suite.Env.Stack.SP.Store.UserByKey(ctx, id)
+		Expect(err).To(MatchError(store.ErrNotFound), "the SP's store has an account for %s", id)
+	}
+}
+
+// expectNotSignedIn checks that the tab has no SP session: visiting "/"
+// sends it to the IdP's login page.
+func expectNotSignedIn(u *framework.User) {
+	GinkgoHelper()
+	Expect(browser.Run(u.Tab, framework.StepTimeout,
+		chromedp.Navigate(suite.Env.SPURL("/")),
+		chromedp.WaitReady(chromedp.CSS("#login, #whoami")))).To(Succeed())
+	out, err := u.Read()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(out.SignedIn).To(BeFalse(), "the refused login left a session: %s", out.Text)
+	Expect(out.Location).To(HavePrefix(suite.Env.IdPURL("/")), "an unauthenticated visit should be sent to the IdP")
+}
+
+// expectRefused checks the three things a refusal must show: the SP says
+// so (with one of codes, when given), and no account or session appeared.
+func expectRefused(ctx context.Context, u *framework.User, out framework.Outcome, before int, codes []string, ids ...string) {
+	GinkgoHelper()
+	Expect(out.SignedIn).To(BeFalse(), "the SP signed the person in: %s", out.Text)
+	Expect(out.RefusalCode).NotTo(BeEmpty(), "the SP did not show a refusal (#sso-error[data-code]): %s", out.Text)
+	if len(codes) > 0 {
+		Expect(out.RefusalCode).To(BeElementOf(codes), "refusal code; page: %s", out.Text)
+	}
+	Expect(out.Location).To(HavePrefix(suite.Env.SPURL("/")), "the refusal should be on the SP")
+	expectNoAccount(ctx, ids...)
+	Expect(storeUsers(ctx)).To(Equal(before), "the number of accounts in the SP's store changed")
+	expectNotSignedIn(u)
+}
+
+// lastSent is the newest IdP log entry for nameID.
+func lastSent(nameID string) mockidp.LoggedResponse {
+	GinkgoHelper()
+	log := suite.Env.Stack.IdP.Log()
+	for i := len(log) - 1; i >= 0; i-- {
+		if log[i].NameID == nameID {
+			return log[i]
+		}
+	}
+	Fail("the IdP log has no response for " + nameID)
+	return mockidp.LoggedResponse{}
+}
+
+// postFromIdPSite opens the IdP's home page (another site than the SP, as
+// a real IdP's auto-post is) and submits a form with fields to action
+// there; it waits for the SP page the post ends on.
+func postFromIdPSite(u *framework.User, action string, fields [][2]string) framework.Outcome {
+	GinkgoHelper()
+	actionJSON, _ := json.Marshal(action)
+	fieldsJSON, _ := json.Marshal(fields)
+	Expect(browser.Run(u.Tab, framework.StepTimeout,
+		chromedp.Navigate(suite.Env.IdPURL("/")),
+		chromedp.WaitReady(chromedp.CSS("body")),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+			const f = document.createElement('form'); f.method = 'post'; f.action = %s;
+			for (const [k, v] of %s) { const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }
+			const b = document.createElement('button'); b.type = 'submit'; b.id = 'crafted-submit'; b.textContent = 'post'; f.appendChild(b);
+			document.body.appendChild(f); return true; })()`, actionJSON, fieldsJSON))(ctx, t)
+			return err
+		}),
+		framework.ClickAndWaitForLoad("crafted-submit"),
+	)).To(Succeed())
+	out, err := u.WaitForSP()
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// hostOf is the host:port of a URL.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	Expect(err).NotTo(HaveOccurred())
+	return u.Host
+}
