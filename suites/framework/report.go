@@ -21,17 +21,27 @@ import (
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
-// StepsEnv set to "off" stops the step screenshots (they are also off in
-// mutant runs, which no one reads).
+// StepsEnv turns the step screenshots and SAML-response files "on" or
+// "off". Unset, they are on when the run has a report directory
+// (HMPCONFORM_RUN_DIR, as `make e2e` sets it), so ad hoc ginkgo runs stay
+// quick and leave nothing behind. Mutant runs, which no one reads, never
+// take them.
 const StepsEnv = "HMPCONFORM_STEPS"
 
 // stepQuality is the JPEG quality of step screenshots: small files, quick
 // to take, still legible.
 const stepQuality = 60
 
-// stepsOn reports whether step screenshots are taken in this process.
+// stepsOn reports whether step screenshots and SAML responses are
+// recorded in this process.
 func (e *Env) stepsOn() bool {
-	return e.Mutant == "" && os.Getenv(StepsEnv) != "off"
+	switch {
+	case e.Mutant != "":
+		return false
+	case os.Getenv(StepsEnv) != "":
+		return os.Getenv(StepsEnv) == "on"
+	}
+	return os.Getenv(reports.RunDirEnv) != ""
 }
 
 // specArtifactsDir is where the running spec's files go:
@@ -47,8 +57,8 @@ func specArtifactsDir(spec SpecReport) string {
 // Step records what tab shows now as a key step of the running spec: a
 // JPEG of the whole page under the spec's artifacts directory, named in
 // the report by a "step: <what>" entry (the HTML report shows them in
-// order). Outside an It, in a mutant run or with HMPCONFORM_STEPS=off it
-// does nothing; a failed capture is not a spec failure.
+// order). Outside an It or when steps are off (see StepsEnv) it does
+// nothing; a failed capture is not a spec failure.
 func (e *Env) Step(tab context.Context, what string) {
 	if e == nil || !e.stepsOn() {
 		return
@@ -101,7 +111,7 @@ func (e *Env) Step(tab context.Context, what string) {
 // shows the XML; keeping it out of the entry keeps junit.xml and
 // ginkgo.json small.
 func (e *Env) recordSAML() {
-	if e == nil || e.Stack == nil || e.Stack.IdP == nil || e.Mutant != "" {
+	if e == nil || e.Stack == nil || e.Stack.IdP == nil || !e.stepsOn() {
 		return
 	}
 	spec := CurrentSpecReport()

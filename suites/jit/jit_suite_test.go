@@ -1,5 +1,5 @@
-// Package jit_test holds the browser specs for HMP's Just-in-Time
-// provisioning, group mapping, the local bypass and the ACS.
+// Package jit_test runs the JIT conformance specs (suites/specs) against
+// the bundled reference SP, started in-process by each Ginkgo process.
 package jit_test
 
 import (
@@ -9,9 +9,12 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/hmpconform/hmpconform/suites/framework"
+	"github.com/hmpconform/hmpconform/suites/specs"
 )
 
 var suite = framework.Setup()
+
+var _ = specs.JIT(suite)
 
 func TestJIT(t *testing.T) {
 	RegisterFailHandler(Fail)

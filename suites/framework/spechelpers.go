@@ -1,0 +1,94 @@
+package framework
+
+import (
+	"context"
+
+	"github.com/chromedp/chromedp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
+)
+
+// The helpers below are the specs' vocabulary: each fails the running spec
+// (through Gomega) instead of returning an error.
+
+// NewUserTab opens a person's tab, closed after the spec, with evidence
+// (its screenshot and the admin's) if the spec fails.
+func (s *Suite) NewUserTab(name string) *User {
+	GinkgoHelper()
+	u, err := s.Env.NewUser(context.Background())
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(u.Close)
+	s.Env.EvidenceOnFailure(map[string]context.Context{name: u.Tab, "admin": s.Admin.Tab})
+	return u
+}
+
+// SignIn signs a person in through the IdP (SP-initiated) and expects to
+// land signed in.
+func (s *Suite) SignIn(u *User, l Login) Outcome {
+	GinkgoHelper()
+	out, err := u.SignInViaSP(l)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(out.SignedIn).To(BeTrue(), "the SP did not sign %s in: %s", l.Username, out.Text)
+	return out
+}
+
+// MustUsersNamed reads the Users page for rows with this identifier.
+func (s *Suite) MustUsersNamed(id string) []UserRow {
+	GinkgoHelper()
+	rows, err := s.Admin.UsersNamed(id)
+	Expect(err).NotTo(HaveOccurred())
+	return rows
+}
+
+// GroupsOf expects exactly one Users-page row for id and returns its groups.
+func (s *Suite) GroupsOf(id string) []string {
+	GinkgoHelper()
+	rows := s.MustUsersNamed(id)
+	Expect(rows).To(HaveLen(1), "Users page rows for %s", id)
+	return rows[0].Groups
+}
+
+// Configure saves JIT settings with this Group Membership attribute and
+// these defaults (or, in safe mode, skips unless the target has them).
+func (s *Suite) Configure(groupAttr string, defaults ...string) {
+	GinkgoHelper()
+	Expect(s.ConfigureJIT(groupAttr, defaults...)).To(Succeed())
+}
+
+// MustNewGroups creates groups with unique names from these prefixes.
+func (s *Suite) MustNewGroups(prefixes ...string) []string {
+	GinkgoHelper()
+	names, err := s.NewGroups(prefixes...)
+	Expect(err).NotTo(HaveOccurred())
+	return names
+}
+
+// SignedIn reports whether the person's tab still has an SP session.
+func (s *Suite) SignedIn(u *User) bool {
+	GinkgoHelper()
+	out, err := u.Visit("/")
+	Expect(err).NotTo(HaveOccurred())
+	return out.SignedIn
+}
+
+// SignInLocally signs haiadmin in at /login in a fresh tab and returns
+// whether Administration was reached, and the page text.
+func (s *Suite) SignInLocally(password string) (reachedAdmin bool, page string) {
+	GinkgoHelper()
+	u := s.NewUserTab("local-login")
+	Expect(browser.Run(u.Tab, StepTimeout,
+		chromedp.Navigate(s.Env.SPURL("/login")),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+		SetField("username", "haiadmin"),
+		SetField("password", password),
+		ClickAndWaitForLoad("login-submit"),
+		chromedp.WaitReady(chromedp.CSS("#admin-nav, #login-error")),
+	)).To(Succeed())
+	out, err := u.Read()
+	Expect(err).NotTo(HaveOccurred())
+	n, err := browser.Get(u.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#admin-nav')`))
+	Expect(err).NotTo(HaveOccurred())
+	return n, out.Text
+}
