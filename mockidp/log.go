@@ -2,6 +2,7 @@ package mockidp
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -32,6 +33,13 @@ type LoggedResponse struct {
 	Fault string `json:"fault,omitempty"`
 	// SAMLResponse is the form value posted to the ACS, as sent.
 	SAMLResponse string `json:"samlResponse,omitempty"`
+
+	// ResponseXML, AssertionXML and (unless a fault set it) SAMLResponse
+	// are rendered from these on first read (Log), not on every login:
+	// rendering them cost a login about a third of what building and
+	// serializing the response cost, outside its two signatures.
+	responseEl *etree.Element
+	assertion  *saml.Assertion
 }
 
 // loggingResponseWriter is crewjam's ResponseWriter: it sends the response
@@ -96,17 +104,17 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 		if sc := el.FindElement("./Status/StatusCode"); sc != nil {
 			e.Status = sc.SelectAttrValue("Value", "")
 		}
-		e.ResponseXML = indentXML(el)
-		if e.SAMLResponse == "" {
-			e.SAMLResponse = encodeElement(el)
-		}
+		e.responseEl = el
 		e.Encrypted = el.FindElement("./EncryptedAssertion") != nil
 	}
 	if req.Assertion != nil && req.AssertionEl != nil {
-		e.AssertionXML = indentXML(req.Assertion.Element())
+		e.assertion = req.Assertion
 	}
 	s.logger.Info("mockidp: sent response", "sp", e.SP, "acs", e.ACS, "nameID", e.NameID, "status", e.Status, "inResponseTo", e.InResponseTo)
-	s.logger.Debug("mockidp: response XML", "xml", e.ResponseXML)
+	if s.logger.Enabled(req.HTTPRequest.Context(), slog.LevelDebug) {
+		e.render()
+		s.logger.Debug("mockidp: response XML", "xml", e.ResponseXML)
+	}
 
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -122,6 +130,9 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 func (s *Server) Log() []LoggedResponse {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	for i := range s.log {
+		s.log[i].render()
+	}
 	out := make([]LoggedResponse, 0, len(s.log))
 	for _, e := range append(s.log[s.logN:len(s.log):len(s.log)], s.log[:s.logN]...) {
 		e.Groups = append([]string{}, e.Groups...)
@@ -133,6 +144,20 @@ func (s *Server) Log() []LoggedResponse {
 		out = append(out, e)
 	}
 	return out
+}
+
+// render fills in the XML renderings of a recorded response, once.
+func (e *LoggedResponse) render() {
+	if el := e.responseEl; el != nil {
+		e.ResponseXML = indentXML(el)
+		if e.SAMLResponse == "" {
+			e.SAMLResponse = encodeElement(el)
+		}
+	}
+	if e.assertion != nil {
+		e.AssertionXML = indentXML(e.assertion.Element())
+	}
+	e.responseEl, e.assertion = nil, nil
 }
 
 // indentXML serializes a copy of el, indented.

@@ -212,3 +212,73 @@ func (s *Stack) Close() error {
 	errs = append(errs, s.SP.Close())
 	return errors.Join(errs...)
 }
+
+// IdPOptions start a mock IdP alone, for an SP that runs elsewhere.
+type IdPOptions struct {
+	DataDir        string // keeps the signing key, so the SP's trust survives runs
+	ListenHost     string
+	Host           string // host name in the IdP's URLs
+	Port           int    // fixed, so the SP's SAML SSO URL stays valid; 0 = any
+	CA             *tlsutil.CA
+	GroupAttribute string
+	Now            func() time.Time
+	Logger         *slog.Logger
+}
+
+// IdPOnly is a running mock IdP without an SP.
+type IdPOnly struct {
+	IdP    *mockidp.Server
+	URL    *url.URL
+	server *http.Server
+}
+
+// StartIdP serves a mock IdP over TLS until Close.
+func StartIdP(opts IdPOptions) (*IdPOnly, error) {
+	if opts.ListenHost == "" {
+		opts.ListenHost = "127.0.0.1"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.ListenHost, strconv.Itoa(opts.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("idp listen: %w", err)
+	}
+	u := &url.URL{Scheme: "https", Host: net.JoinHostPort(opts.Host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))}
+	personas, err := fixtures.Personas()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	pair, err := keypair.LoadOrCreate(opts.DataDir, "idp-signing", "hmpconform mock IdP", opts.Now())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("idp key pair: %w", err)
+	}
+	idp, err := mockidp.New(mockidp.Config{BaseURL: u, Key: pair.Key, Certificate: pair.Certificate, Personas: personas,
+		GroupAttribute: opts.GroupAttribute, Now: opts.Now, Logger: opts.Logger.With("server", "mockidp")})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cert, err := opts.CA.IssueServer([]string{opts.Host, "localhost", "127.0.0.1"}, opts.Now())
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: idp.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ErrorLog:  slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	return &IdPOnly{IdP: idp, URL: u, server: srv}, nil
+}
+
+// Close stops the IdP.
+func (i *IdPOnly) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return i.server.Shutdown(ctx)
+}

@@ -8,10 +8,14 @@ package framework
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hmpconform/hmpconform/internal/stack"
+	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
 	"github.com/hmpconform/hmpconform/sp/mutants"
 	"github.com/hmpconform/hmpconform/sp/refsp"
@@ -47,7 +52,14 @@ type Options struct {
 
 // Env is one suite process's world: its own IdP, SP and browser.
 type Env struct {
-	Stack         *stack.Stack
+	// Stack is the bundled IdP + reference SP; nil when a profile names
+	// another target.
+	Stack *stack.Stack
+	// IdP is this process's mock IdP, whatever the target.
+	IdP *mockidp.Server
+	// Target is the SP under test.
+	Target        Target
+	idpOnly       *stack.IdPOnly
 	Browser       *browser.Browser
 	CA            *tlsutil.CA
 	HTTP          *http.Client // trusts the CA; resolves *.test to loopback
@@ -85,18 +97,71 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if e.CA, err = tlsutil.NewCA("hmpconform suite CA", time.Now()); err != nil {
 		return fail(err)
 	}
-	e.Stack, err = stack.Start(ctx, stack.Options{
-		DataDir: filepath.Join(dir, "data"), IdPHost: IdPHost, SPHost: SPHost, CA: e.CA,
-		AdminPassword: e.AdminPassword, Logger: slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Mutation: mutation,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("start idp and sp: %w", err))
+	logger := slog.New(slog.NewTextHandler(e.Log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	trusted := []string{tlsutil.SPKIHash(e.CA.Cert)}
+	resolverRules := "MAP *.test 127.0.0.1"
+	roots := e.CA.Pool()
+	profilePath := os.Getenv(TargetEnv)
+	if profilePath == "" {
+		e.Stack, err = stack.Start(ctx, stack.Options{
+			DataDir: filepath.Join(dir, "data"), IdPHost: IdPHost, SPHost: SPHost, CA: e.CA,
+			AdminPassword: e.AdminPassword, Logger: logger, Mutation: mutation,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("start idp and sp: %w", err))
+		}
+		e.IdP = e.Stack.IdP
+		e.Target = bundledTarget{stack: e.Stack, password: e.AdminPassword}
+	} else {
+		if mutation != nil {
+			return fail(errors.New("mutants apply to the bundled reference SP only"))
+		}
+		profile, err := LoadProfile(profilePath)
+		if err != nil {
+			return fail(err)
+		}
+		e.AdminPassword = profile.adminPassword
+		if profile.HostResolverRules != "" {
+			resolverRules = profile.HostResolverRules
+		}
+		if profile.CAFile != "" {
+			pemBytes, err := os.ReadFile(profile.CAFile)
+			if err != nil {
+				return fail(fmt.Errorf("target CA file: %w", err))
+			}
+			block, _ := pem.Decode(pemBytes)
+			if block == nil {
+				return fail(fmt.Errorf("target CA file %s: no PEM certificate", profile.CAFile))
+			}
+			caCert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return fail(fmt.Errorf("target CA file: %w", err))
+			}
+			trusted = append(trusted, tlsutil.SPKIHash(caCert))
+			roots.AddCert(caCert)
+		} else if sys, err := x509.SystemCertPool(); err == nil {
+			sys.AddCert(e.CA.Cert)
+			roots = sys
+		}
+		// One IdP per process: process 1 takes the profile's fixed port.
+		port := profile.IdP.Port
+		if port != 0 {
+			port += GinkgoParallelProcessOrOne() - 1
+		}
+		e.idpOnly, err = stack.StartIdP(stack.IdPOptions{
+			DataDir: profile.IdP.DataDir, Host: profile.IdP.Host, Port: port, CA: e.CA,
+			GroupAttribute: profile.IdP.GroupAttribute, Logger: logger,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("start mock idp: %w", err))
+		}
+		e.IdP = e.idpOnly.IdP
+		e.Target = &profileTarget{p: profile, base: mustParseURL(profile.BaseURL)}
 	}
 	e.Browser, err = browser.Start(browser.Options{
 		UserDataDir:       filepath.Join(dir, "chromium"),
-		HostResolverRules: "MAP *.test 127.0.0.1",
-		TrustedSPKI:       []string{tlsutil.SPKIHash(e.CA.Cert)},
+		HostResolverRules: resolverRules,
+		TrustedSPKI:       trusted,
 	})
 	if err != nil {
 		return fail(err)
@@ -105,7 +170,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	e.HTTP = &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: e.CA.Pool()},
+			TLSClientConfig: &tls.Config{RootCAs: roots},
 			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 				host, port, err := net.SplitHostPort(addr)
 				if err == nil && strings.HasSuffix(host, ".test") {
@@ -117,7 +182,21 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		// The suites look at redirects themselves.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	if pt, ok := e.Target.(*profileTarget); ok {
+		md, err := pt.loadMetadata(ctx, e.HTTP)
+		if err != nil {
+			return fail(err)
+		}
+		if err := e.IdP.RegisterSPMetadataXML(md); err != nil {
+			return fail(fmt.Errorf("register the target at the mock IdP: %w", err))
+		}
+	}
 	return e, nil
+}
+
+func mustParseURL(s string) *url.URL {
+	u, _ := url.Parse(s) // LoadProfile checked it
+	return u
 }
 
 // Close stops the browser and the servers and removes the temp dir.
@@ -128,6 +207,9 @@ func (e *Env) Close() {
 	if e.Stack != nil {
 		_ = e.Stack.Close()
 	}
+	if e.idpOnly != nil {
+		_ = e.idpOnly.Close()
+	}
 	_ = os.RemoveAll(e.dir)
 }
 
@@ -137,10 +219,10 @@ func (e *Env) Unique(prefix string) string {
 }
 
 // SPURL is an absolute URL on the SP.
-func (e *Env) SPURL(path string) string { return e.Stack.SPURL.String() + path }
+func (e *Env) SPURL(path string) string { return strings.TrimSuffix(e.Target.SPURL().String(), "/") + path }
 
 // IdPURL is an absolute URL on the mock IdP.
-func (e *Env) IdPURL(path string) string { return e.Stack.IdPURL.String() + path }
+func (e *Env) IdPURL(path string) string { return strings.TrimSuffix(e.IdP.MetadataURL(), "/metadata") + path }
 
 // LogBuffer keeps the servers' recent log lines for failure evidence.
 type LogBuffer struct {

@@ -111,7 +111,7 @@ func (e *Env) Step(tab context.Context, what string) {
 // shows the XML; keeping it out of the entry keeps junit.xml and
 // ginkgo.json small.
 func (e *Env) recordSAML() {
-	if e == nil || e.Stack == nil || e.Stack.IdP == nil || !e.stepsOn() {
+	if e == nil || e.IdP == nil || !e.stepsOn() {
 		return
 	}
 	spec := CurrentSpecReport()
@@ -119,7 +119,7 @@ func (e *Env) recordSAML() {
 		return
 	}
 	dir := specArtifactsDir(spec)
-	for _, l := range e.Stack.IdP.Log() {
+	for _, l := range e.IdP.Log() {
 		if l.Time.Before(spec.StartTime) || l.ResponseXML == "" {
 			continue
 		}

@@ -63,7 +63,7 @@ func Setup() *Suite {
 // with Group Membership from "groups" and no default groups; specs
 // override what they test.
 func (s *Suite) JITFields(overrides map[string]string) map[string]string {
-	cfg := stack.JITSettings(s.Env.Stack.IdP, s.Env.Stack.SP.Server.SAML().DefaultEntityID())
+	cfg := stack.JITSettings(s.Env.IdP, s.Env.Target.EntityID())
 	f := map[string]string{
 		"mode": "jit", "ssoURL": cfg.SSOURL, "audienceURI": cfg.AudienceURI, "idpEntityID": cfg.IdPEntityID,
 		"idpCertificatePEM": cfg.IdPCertificatePEM, "signRequest": "off", "signatureAlgorithm": "sha256",

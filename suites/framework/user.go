@@ -62,7 +62,7 @@ func (u *User) SignInViaSP(l Login) (Outcome, error) {
 
 // SignInViaIdP starts at the IdP's IdP-initiated entry for this SP.
 func (u *User) SignInViaIdP(l Login, relayState string) (Outcome, error) {
-	cfgAudience := u.env.Stack.SP.Server.SAML().DefaultEntityID()
+	cfgAudience := u.env.Target.EntityID()
 	url := u.env.IdPURL("/idp/initiate?sp=" + queryEscape(cfgAudience) + "&RelayState=" + queryEscape(relayState))
 	if err := browser.Run(u.Tab, StepTimeout, chromedp.Navigate(url)); err != nil {
 		return Outcome{}, fmt.Errorf("open the IdP: %w", err)

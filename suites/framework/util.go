@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/onsi/ginkgo/v2"
 
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
@@ -69,4 +70,13 @@ func evalJSONAsync(tab context.Context, expr string, out any) error {
 		return err
 	}
 	return json.Unmarshal([]byte(s), out)
+}
+
+// GinkgoParallelProcessOrOne is the Ginkgo process number (1 outside Ginkgo).
+func GinkgoParallelProcessOrOne() int {
+	defer func() { _ = recover() }()
+	if n := ginkgo.GinkgoParallelProcess(); n > 0 {
+		return n
+	}
+	return 1
 }

@@ -68,7 +68,7 @@ func bypassSpecs(suite *framework.Suite) {
 			id := suite.NewUserID("acs")
 			suite.SignIn(suite.NewUserTab("user"), framework.Login{Username: id})
 			var sentTo []string
-			for _, r := range suite.Env.Stack.IdP.Log() {
+			for _, r := range suite.Env.IdP.Log() {
 				if r.NameID == id {
 					sentTo = append(sentTo, r.ACS)
 				}
