@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/hmpconform/hmpconform/internal/stack"
-	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
+	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/sp/mutants"
 	"github.com/hmpconform/hmpconform/sp/refsp"
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
@@ -219,10 +219,14 @@ func (e *Env) Unique(prefix string) string {
 }
 
 // SPURL is an absolute URL on the SP.
-func (e *Env) SPURL(path string) string { return strings.TrimSuffix(e.Target.SPURL().String(), "/") + path }
+func (e *Env) SPURL(path string) string {
+	return strings.TrimSuffix(e.Target.SPURL().String(), "/") + path
+}
 
 // IdPURL is an absolute URL on the mock IdP.
-func (e *Env) IdPURL(path string) string { return strings.TrimSuffix(e.IdP.MetadataURL(), "/metadata") + path }
+func (e *Env) IdPURL(path string) string {
+	return strings.TrimSuffix(e.IdP.MetadataURL(), "/metadata") + path
+}
 
 // LogBuffer keeps the servers' recent log lines for failure evidence.
 type LogBuffer struct {

@@ -4,13 +4,20 @@
 // third-party deployment described by a profile (suites/external).
 package specs
 
-import "github.com/hmpconform/hmpconform/suites/framework"
+import (
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/hmpconform/hmpconform/suites/framework"
+)
 
 // JIT registers the provisioning, group-mapping, settings and bypass
 // specs. Call it at package level in a suite: var _ = specs.JIT(suite).
-func JIT(suite *framework.Suite) bool {
-	provisioningSpecs(suite)
-	bypassSpecs(suite)
-	spBehaviourSpecs(suite)
+// Decorators (Serial, Label("external-target"), ...) apply to them all.
+func JIT(suite *framework.Suite, decorators ...any) bool {
+	Describe("JIT conformance", append(decorators, func() {
+		provisioningSpecs(suite)
+		bypassSpecs(suite)
+		spBehaviourSpecs(suite)
+	})...)
 	return true
 }
