@@ -16,7 +16,7 @@ RUN_DIR   = $(abspath $(REPORTS)/$(RUN))
 SHELL        := bash
 .SHELLFLAGS  := -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help run test unit e2e mutants chromium lint clean-reports
+.PHONY: help run test unit e2e mutants verify chromium lint clean-reports
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -46,6 +46,14 @@ e2e: ## Ginkgo suites under suites/; report in reports/<run>/index.html (reports
 	sleep 0.2; kill $$tailpid 2>/dev/null; wait $$tailpid 2>/dev/null; \
 	$(GO) run ./reports/cmd/render $(RUN_DIR) || status=1; \
 	exit $$status
+
+verify: chromium ## Run the specs against a target profile: make verify TARGET=fixtures/targets/NAME.yaml
+	@test -n "$(TARGET)" || { echo "usage: make verify TARGET=fixtures/targets/NAME.yaml (secrets in the environment variables it names)"; exit 2; }
+	$(GO) run ./suites/external/verifyinfo $(TARGET)
+	@mkdir -p $(RUN_DIR)
+	HMPCONFORM_TARGET=$(abspath $(TARGET)) HMPCONFORM_RUN_DIR=$(RUN_DIR) $(GINKGO) --procs=1 --no-color --keep-going --timeout=60m \
+		--output-dir=$(RUN_DIR) --junit-report=junit.xml --json-report=ginkgo.json ./suites/external ./suites/security; \
+	status=$$?; $(GO) run ./reports/cmd/render $(RUN_DIR) || status=1; exit $$status
 
 mutants: ## Run the JIT suite against each deliberately broken SP; ends "mutants: N caught of M"
 	$(GO) test -count=1 -v -run TestSuitesCatchEveryMutant ./suites/mutation/ | grep -E '^(=== RUN|--- |    mutation_test|mutants:|ok|FAIL|PASS)'

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
@@ -175,6 +176,10 @@ type SettingsResult struct {
 // element ID; checkboxes take "on"/"off", radios the value's element ID
 // such as "mode-jit") and presses Save Settings.
 func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
+	if !a.env.Target.Capabilities().SettingsWritable {
+		// Saving signs every user of a live deployment out.
+		Skip("safe mode: this spec needs to save the SP's settings")
+	}
 	if err := a.open("/admin/settings", "settings-form"); err != nil {
 		return SettingsResult{}, err
 	}
@@ -332,4 +337,38 @@ func (a *Admin) SettingsForm() (map[string]string, error) {
 		.filter(el => el.name && el.name !== 'csrf' && (el.type !== 'radio' || el.checked))
 		.map(el => [el.name, el.type === 'checkbox' ? (el.checked ? 'on' : 'off') : el.value])))`, &f)
 	return f, err
+}
+
+// CleanUp deletes the users and groups whose names carry marker, and
+// nothing else: on a live deployment the harness touches only what it made.
+func (a *Admin) CleanUp(marker string) (users, groups int, err error) {
+	rows, err := a.Users()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range rows {
+		if strings.Contains(r.Identifier, marker) && r.ID != "" {
+			if _, err := a.Post("/admin/users/"+r.ID+"/delete", nil); err != nil {
+				return users, groups, err
+			}
+			users++
+		}
+	}
+	if err := a.open("/admin/groups", "groups"); err != nil {
+		return users, groups, err
+	}
+	var actions []string
+	markerJSON, _ := json.Marshal(marker)
+	if err := evalJSON(a.Tab, fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]'))
+		.filter(tr => tr.dataset.group.includes(%s))
+		.map(tr => Array.from(tr.querySelectorAll('form')).map(f => f.getAttribute('action')).find(a => a.endsWith('/delete'))).filter(Boolean))`, markerJSON), &actions); err != nil {
+		return users, groups, err
+	}
+	for _, action := range actions {
+		if _, err := a.Post(action, nil); err != nil {
+			return users, groups, err
+		}
+		groups++
+	}
+	return users, groups, nil
 }

@@ -7,8 +7,10 @@ package framework
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -65,7 +67,9 @@ type Env struct {
 	HTTP          *http.Client // trusts the CA; resolves *.test to loopback
 	AdminPassword string
 	Mutant        string
-	Log           *LogBuffer
+	// RunMarker is in every name this run creates ("hc" + a short run ID).
+	RunMarker string
+	Log       *LogBuffer
 
 	tag string
 	n   atomic.Int64
@@ -78,7 +82,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{dir: dir, tag: opts.Tag, Log: opts.Log, AdminPassword: "suite-" + randomTag(12)}
+	e := &Env{dir: dir, tag: opts.Tag, Log: opts.Log, AdminPassword: "suite-" + randomTag(12), RunMarker: runMarker()}
 	if e.Log == nil {
 		e.Log = NewLogBuffer(2000)
 	}
@@ -214,8 +218,10 @@ func (e *Env) Close() {
 }
 
 // Unique returns prefix plus a suffix no other spec or process uses.
+// Every name carries the run's marker, so cleanup on a live deployment
+// removes only what this run created.
 func (e *Env) Unique(prefix string) string {
-	return fmt.Sprintf("%s-%s%d", prefix, e.tag, e.n.Add(1))
+	return fmt.Sprintf("%s-%s%s%d", prefix, e.RunMarker, e.tag, e.n.Add(1))
 }
 
 // SPURL is an absolute URL on the SP.
@@ -265,4 +271,16 @@ func (b *LogBuffer) Since(mark int) []string {
 		mark = 0
 	}
 	return append([]string(nil), b.lines[mark:]...)
+}
+
+// runMarker is shared by the processes of one run: derived from the run
+// directory `make` names, else from the Ginkgo CLI's PID (every process's
+// parent).
+func runMarker() string {
+	seed := os.Getenv("HMPCONFORM_RUN_DIR")
+	if seed == "" {
+		seed = fmt.Sprint(os.Getppid())
+	}
+	sum := sha256.Sum256([]byte(seed))
+	return "hc" + hex.EncodeToString(sum[:])[:5]
 }
