@@ -256,6 +256,9 @@ func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error
 	if err := a.open("/admin/groups", "create-group"); err != nil {
 		return PostResult{}, err
 	}
+	if fields == nil {
+		fields = map[string][]string{}
+	}
 	body, _ := json.Marshal(fields)
 	pathJSON, _ := json.Marshal(path)
 	var res PostResult
