@@ -79,26 +79,27 @@ jit1000_ns=$(metric BenchmarkProvision/1000-groups ns/op)
 cpu_ratio=$(metric BenchmarkIssueSignRatio cpu-ratio)
 wall_ratio=$(metric BenchmarkIssueSignRatio wall-ratio)
 median_ratio=$(metric BenchmarkIssueSignRatio median-ratio)
-# The headline ratio is the CPU-time one: on a quiet machine it is the
-# wall-clock ratio; on a shared one it leaves out the time the neighbours
-# held the CPU, which the wall-clock figures below swing with.
+# The headline ratio is the CPU-time one of the interleaved benchmark (on
+# one core, so the process's CPU time is the benchmark's work and its GC):
+# on a quiet machine it equals the wall-clock ratio; on a shared one it
+# leaves out the time the neighbours held the CPU, which wall clock includes.
 ratio=$cpu_ratio
 [ "$ratio" = n/a ] && ratio=$wall_ratio
 
 echo
 echo "== Figures"
-echo "idp-issue-response: $(calc '%.2f' "$issue_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $issue_ns") responses/s = $(calc '%.1f' "$issue_sigs * 1e9 / $issue_ns") signatures/s; CPU $(calc '%.2f' "$issue_cpu / 1e6") ms/response ($issue_sigs signatures per response: Response and Assertion)"
-echo "bare-rsa-sign: $(calc '%.2f' "$bare_ns / 1e6") ms/signature = $(calc '%.1f' "1e9 / $bare_ns") signatures/s; CPU $(calc '%.2f' "$bare_cpu / 1e6") ms/signature (RSA-2048 PKCS#1 v1.5 over SHA-256, the IdP's key)"
+echo "idp-issue-response (one core): $(calc '%.2f' "$issue_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $issue_ns") responses/s = $(calc '%.1f' "$issue_sigs * 1e9 / $issue_ns") signatures/s; CPU $(calc '%.2f' "$issue_cpu / 1e6") ms/response ($issue_sigs signatures per response: Response and Assertion)"
+echo "bare-rsa-sign (one core): $(calc '%.2f' "$bare_ns / 1e6") ms/signature = $(calc '%.1f' "1e9 / $bare_ns") signatures/s; CPU $(calc '%.2f' "$bare_cpu / 1e6") ms/signature (RSA-2048 PKCS#1 v1.5 over SHA-256, the IdP's key)"
 echo "idp-sign-ratio, separate runs: wall clock $(calc '%.3f' "($issue_sigs * $bare_ns) / $issue_ns") (moves with the neighbours' load), CPU time $(calc '%.3f' "($issue_sigs * $bare_cpu) / $issue_cpu")"
-echo "idp-sign-ratio, interleaved (one response, then as many bare signatures, 3 runs):"
+echo "idp-sign-ratio, interleaved on one core (turns of 32 responses and their GC, then as many bare signatures; 3 runs):"
 awk '$1 ~ /^BenchmarkIssueSignRatio(-[0-9]+)?$/ {
 	for (i = 3; i < NF; i += 2) m[$(i + 1)] = $i
 	printf "  run %d: CPU time %s, wall clock %s (median of per-response ratios %s); %s responses/s, %s signatures/s issuing, %s bare signatures/s\n",
 		++r, m["cpu-ratio"], m["wall-ratio"], m["median-ratio"], m["responses/s"], m["issue-sigs/s"], m["bare-sigs/s"]
 }' "$tmp/bench.txt"
 echo "  headline: the median CPU-time ratio, $cpu_ratio (wall-clock median $wall_ratio)"
-echo "sp-verify: $(calc '%.2f' "$verify_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $verify_ns") verifications/s; CPU $(calc '%.2f' "$verify_cpu / 1e6") ms/response"
-echo "sp-acs first login: $(calc '%.2f' "$acs_new_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_new_ns") logins/s, CPU $(calc '%.2f' "$acs_new_cpu / 1e6") ms; returning: $(calc '%.2f' "$acs_ret_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_ret_ns") logins/s, CPU $(calc '%.2f' "$acs_ret_cpu / 1e6") ms (verify + JIT + SQLite + session, one at a time, through the handler)"
+echo "sp-verify: $(calc '%.2f' "$verify_ns / 1e6") ms/response = $(calc '%.1f' "1e9 / $verify_ns") verifications/s; CPU $(calc '%.2f' "$verify_cpu / 1e6") ms/response (benchmark thread)"
+echo "sp-acs first login: $(calc '%.2f' "$acs_new_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_new_ns") logins/s, CPU $(calc '%.2f' "$acs_new_cpu / 1e6") ms; returning: $(calc '%.2f' "$acs_ret_ns / 1e6") ms = $(calc '%.1f' "1e9 / $acs_ret_ns") logins/s, CPU $(calc '%.2f' "$acs_ret_cpu / 1e6") ms (verify + JIT + SQLite + session, one at a time, through the handler; CPU of the benchmark thread)"
 echo "sp-acs-verify-share: Verify is $(calc '%.0f' "100 * $verify_cpu / $acs_ret_cpu")% of a returning login's CPU"
 echo "jit-provision: $(calc '%.2f' "$jit3_ns / 1e3") µs (3 groups); $(calc '%.2f' "$jit1000_ns / 1e3") µs (1000 SP groups, 50 asserted values)"
 

@@ -35,9 +35,9 @@ var samlResponseRe = regexp.MustCompile(`name="SAMLResponse" value="([^"]*)"`)
 func runACS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("hmpload acs", flag.ContinueOnError)
 	usersFlag := fs.String("users", "1000,10000,100000", "account counts, one reference SP (own SQLite database) each, ascending")
-	n := fs.Int("n", 500, "ACS logins measured per SP")
+	n := fs.Int("n", 1000, "ACS logins measured per SP")
 	c := fs.Int("c", 4, "concurrent clients")
-	turn := fs.Int("turn", 50, "logins per turn: the SPs take turns until each has served -n or the cap passes; "+
+	turn := fs.Int("turn", 100, "logins per turn: the SPs take turns until each has served -n or the cap passes; "+
 		"each turn's responses are issued (unmeasured) just before it, as they must reach the ACS within 90s")
 	newEvery := fs.Int("new-every", 5, "one login in this many is a first login (account created); the rest are random seeded accounts")
 	capDur := fs.Duration("cap", 150*time.Second, "time cap on the whole measurement")

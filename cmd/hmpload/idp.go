@@ -36,7 +36,7 @@ const (
 
 func runIdP(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("hmpload idp", flag.ContinueOnError)
-	n := fs.Int("n", 200, "logins measured per IdP")
+	n := fs.Int("n", 300, "logins measured per IdP")
 	c := fs.Int("c", 4, "concurrent clients")
 	turn := fs.Int("turn", 40, "logins per turn: the two IdPs take turns until each has served -n or the cap passes")
 	warmup := fs.Int("warmup", 20, "unmeasured logins per IdP first")
@@ -275,8 +275,8 @@ type server struct {
 }
 
 // startServer starts name (argv) in dir with its output in tmp/name.log and
-// waits until GET url+ready answers 200.
-func startServer(ctx context.Context, name, tmp, dir, url, ready string, argv ...string) (*server, error) {
+// waits until GET baseURL+ready answers 200.
+func startServer(ctx context.Context, name, tmp, dir, baseURL, ready string, argv ...string) (*server, error) {
 	logPath := filepath.Join(tmp, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -290,7 +290,7 @@ func startServer(ctx context.Context, name, tmp, dir, url, ready string, argv ..
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &server{name: name, url: url, cmd: cmd, exited: make(chan struct{}), logf: logf}
+	s := &server{name: name, url: baseURL, cmd: cmd, exited: make(chan struct{}), logf: logf}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -301,7 +301,7 @@ func startServer(ctx context.Context, name, tmp, dir, url, ready string, argv ..
 			return nil, fmt.Errorf("%s exited at start:\n%s", name, lastLines(string(tail), 15))
 		default:
 		}
-		if res, err := http.Get(url + ready); err == nil {
+		if res, err := http.Get(baseURL + ready); err == nil {
 			_, _ = readBody(res)
 			if res.StatusCode == http.StatusOK {
 				return s, nil

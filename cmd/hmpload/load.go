@@ -57,8 +57,8 @@ func (r *result) merge(o result) {
 }
 
 func (r *result) String() string {
-	s := fmt.Sprintf("%d/%d ok in %.2fs: %.1f/s, p50 %s, p99 %s",
-		r.OK, r.Requested, r.Elapsed.Seconds(), r.Rate(), ms(r.Percentile(50)), ms(r.Percentile(99)))
+	s := fmt.Sprintf("%d/%d ok in %.2fs: %.1f/s, p50 %s, p95 %s, p99 %s, max %s",
+		r.OK, r.Requested, r.Elapsed.Seconds(), r.Rate(), ms(r.Percentile(50)), ms(r.Percentile(95)), ms(r.Percentile(99)), ms(r.Percentile(100)))
 	if r.Errors > 0 {
 		s += fmt.Sprintf(", %d errors (first: %v)", r.Errors, r.FirstErr)
 	}
