@@ -44,7 +44,8 @@ type loginForm struct {
 	ShortName      string
 	Groups         string // one group per line
 	GroupAttribute string
-	Fault          string // a fault's name (faults.go); "" or "none": a normal response
+	Fault          string       // a fault's name (faults.go); "" or "none": a normal response
+	Options        loginOptions // options.go; blank fields keep the defaults
 }
 
 func parseLoginForm(v url.Values) loginForm {
@@ -58,6 +59,14 @@ func parseLoginForm(v url.Values) loginForm {
 		Groups:         v.Get(fieldGroups),
 		GroupAttribute: v.Get(fieldGroupAttribute),
 		Fault:          v.Get(fieldFault),
+		Options: loginOptions{
+			NameIDFormat:    v.Get(fieldNameIDFormat),
+			GroupsMode:      v.Get(fieldGroupsMode),
+			GroupsDelimiter: v.Get(fieldGroupsDelimiter),
+			GroupNameFormat: v.Get(fieldGroupNameFormat),
+			SignWhat:        v.Get(fieldSignWhat),
+			SignAlg:         v.Get(fieldSignAlg),
+		},
 	}
 }
 
@@ -71,6 +80,7 @@ type identity struct {
 	ShortName      string
 	GroupAttribute string
 	Groups         []string
+	Options        resolvedOptions
 }
 
 // loginState travels in the request context from the handler that received
@@ -106,6 +116,19 @@ func splitGroups(s string) []string {
 // resolve turns a submitted form into an identity, or returns a message for
 // the person.
 func (s *Server) resolve(f loginForm) (*identity, string) {
+	opts, msg := f.Options.resolve()
+	if msg != "" {
+		return nil, msg
+	}
+	id, msg := s.resolveIdentity(f)
+	if id != nil {
+		id.Options = opts
+	}
+	return id, msg
+}
+
+// resolveIdentity is resolve without the options.
+func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 	groupAttr := strings.TrimSpace(f.GroupAttribute)
 	if groupAttr == "" {
 		groupAttr = s.groupAttr
@@ -162,10 +185,22 @@ func (s *Server) session(id *identity) *saml.Session {
 	single("shortName", id.ShortName)
 	if len(id.Groups) > 0 {
 		values := make([]saml.AttributeValue, 0, len(id.Groups))
-		for _, g := range id.Groups {
-			values = append(values, saml.AttributeValue{Type: "xs:string", Value: g})
+		if id.Options.Joined {
+			values = append(values, saml.AttributeValue{Type: "xs:string", Value: strings.Join(id.Groups, id.Options.Delimiter)})
+		} else {
+			for _, g := range id.Groups {
+				values = append(values, saml.AttributeValue{Type: "xs:string", Value: g})
+			}
 		}
-		attrs = append(attrs, saml.Attribute{Name: id.GroupAttribute, NameFormat: attrNameFormatBasic, Values: values})
+		nameFormat := id.Options.GroupNameFormat
+		if nameFormat == "" {
+			nameFormat = attrNameFormatBasic
+		}
+		attrs = append(attrs, saml.Attribute{Name: id.GroupAttribute, NameFormat: nameFormat, Values: values})
+	}
+	nameIDFormat := id.Options.NameIDFormat
+	if nameIDFormat == "" {
+		nameIDFormat = string(saml.UnspecifiedNameIDFormat)
 	}
 	now := s.now()
 	return &saml.Session{
@@ -174,7 +209,7 @@ func (s *Server) session(id *identity) *saml.Session {
 		ExpireTime:       now.Add(sessionLifetime),
 		Index:            "idx-" + rand.Text(),
 		NameID:           id.NameID,
-		NameIDFormat:     string(saml.UnspecifiedNameIDFormat),
+		NameIDFormat:     nameIDFormat,
 		CustomAttributes: attrs,
 	}
 }
@@ -290,6 +325,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *saml.I
 		Home:        s.prefix + "/",
 		DefaultAttr: s.groupAttr,
 		Faults:      faultList,
+		Choices:     loginOptionChoices,
 	}
 	if req.ACSEndpoint != nil {
 		page.ACS = req.ACSEndpoint.Location

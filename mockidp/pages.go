@@ -62,6 +62,7 @@ type loginPage struct {
 	Home         string
 	DefaultAttr  string
 	Faults       []Fault
+	Choices      optionChoices
 }
 
 var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
@@ -92,6 +93,26 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 <label for="groupAttribute">Group attribute name</label><input type="text" id="groupAttribute" name="groupAttribute" value="{{.Form.GroupAttribute}}" autocomplete="off">
 </div>
 <p class="hint">Empty attributes are left out of the assertion.</p>
+<h2>Options for this login</h2>
+<div class="grid" id="login-options">
+<label for="nameIDFormat">NameID format</label><select id="nameIDFormat" name="nameIDFormat">
+{{range .Choices.NameIDFormats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.NameIDFormat}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+<label for="groupsMode">Send groups as</label><select id="groupsMode" name="groupsMode">
+{{range .Choices.GroupsModes}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.GroupsMode}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+<label for="groupsDelimiter">Delimiter (joined)</label><input type="text" id="groupsDelimiter" name="groupsDelimiter" value="{{.Form.Options.GroupsDelimiter}}" placeholder="," autocomplete="off">
+<label for="groupNameFormat">Group attribute NameFormat</label><select id="groupNameFormat" name="groupNameFormat">
+{{range .Choices.GroupNameFormats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.GroupNameFormat}} selected{{end}}>{{.Label}} ({{.URI}})</option>
+{{end}}</select>
+<label for="signWhat">Sign</label><select id="signWhat" name="signWhat">
+{{range .Choices.SignWhats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.SignWhat}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+<label for="signAlg">Signature algorithm</label><select id="signAlg" name="signAlg">
+{{range .Choices.SignAlgs}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.SignAlg}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+</div>
+<p class="hint">The options apply to persona logins too. Joined groups are one attribute value (the delimiter defaults to a comma); the NameID value is the username in every format.</p>
 <div class="grid"><label for="fault">Fault</label><select id="fault" name="fault">
 <option value="">none — a normal, valid response</option>
 {{range .Faults}}<option value="{{.Name}}"{{if eq .Name $.Form.Fault}} selected{{end}}>{{.Name}} ({{.Requirement}}, {{.Expect}}) — {{.Description}}</option>

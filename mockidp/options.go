@@ -1,0 +1,217 @@
+package mockidp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Per-login options of the login form (and of a form POSTed by a script to
+// /sso or /idp/initiate). The zero value of each is today's default
+// behaviour: an unspecified-format NameID, groups as one multi-valued
+// attribute with the basic NameFormat, response and assertion both signed
+// with RSA-SHA256.
+const (
+	fieldNameIDFormat    = "nameIDFormat"    // unspecified | emailAddress | persistent | transient
+	fieldGroupsMode      = "groupsMode"      // multi | joined
+	fieldGroupsDelimiter = "groupsDelimiter" // joined only; "," when empty
+	fieldGroupNameFormat = "groupNameFormat" // basic | uri | unspecified
+	fieldSignWhat        = "signWhat"        // both | response | assertion
+	fieldSignAlg         = "signAlg"         // sha256 | sha512
+)
+
+// DefaultGroupsDelimiter joins the groups of a "joined" login when the form
+// names no delimiter.
+const DefaultGroupsDelimiter = ","
+
+// option is one choice of a select on the login form.
+type option struct{ Value, Label, URI string }
+
+var nameIDFormats = []option{
+	{"unspecified", "unspecified", string(saml.UnspecifiedNameIDFormat)},
+	{"emailAddress", "emailAddress", string(saml.EmailAddressNameIDFormat)},
+	{"persistent", "persistent", string(saml.PersistentNameIDFormat)},
+	{"transient", "transient", string(saml.TransientNameIDFormat)},
+}
+
+var groupsModes = []option{
+	{"multi", "one attribute, one value per group", ""},
+	{"joined", "one value, groups joined by the delimiter", ""},
+}
+
+var attrNameFormats = []option{
+	{"basic", "basic", attrNameFormatBasic},
+	{"uri", "uri", "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"},
+	{"unspecified", "unspecified", "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"},
+}
+
+var signWhats = []option{
+	{"both", "response and assertion", ""},
+	{"response", "response only", ""},
+	{"assertion", "assertion only", ""},
+}
+
+var signAlgs = []option{
+	{"sha256", "RSA-SHA256", dsig.RSASHA256SignatureMethod},
+	{"sha512", "RSA-SHA512", dsig.RSASHA512SignatureMethod},
+}
+
+// loginOptions are the per-login options, as submitted (blank = default).
+type loginOptions struct {
+	NameIDFormat    string
+	GroupsMode      string
+	GroupsDelimiter string
+	GroupNameFormat string
+	SignWhat        string
+	SignAlg         string
+}
+
+// optionChoices is what the login template offers.
+type optionChoices struct {
+	NameIDFormats, GroupsModes, GroupNameFormats, SignWhats, SignAlgs []option
+}
+
+var loginOptionChoices = optionChoices{nameIDFormats, groupsModes, attrNameFormats, signWhats, signAlgs}
+
+func lookupOption(list []option, v, def string) (option, bool) {
+	if v == "" {
+		v = def
+	}
+	for _, o := range list {
+		if strings.EqualFold(o.Value, v) || (o.URI != "" && o.URI == v) {
+			return o, true
+		}
+	}
+	return option{}, false
+}
+
+// resolvedOptions are loginOptions checked and turned into what the
+// response is built with.
+type resolvedOptions struct {
+	NameIDFormat    string // URI
+	Joined          bool
+	Delimiter       string
+	GroupNameFormat string // URI
+	SignAssertion   bool
+	SignResponse    bool
+	SignatureMethod string // URI
+}
+
+// isDefault reports whether the response can be built exactly as before
+// the options existed (crewjam's own WriteResponse).
+func (o resolvedOptions) isDefault() bool {
+	return o.SignAssertion && o.SignResponse && o.SignatureMethod == dsig.RSASHA256SignatureMethod
+}
+
+// resolve checks the options; the message is for the person.
+func (f loginOptions) resolve() (resolvedOptions, string) {
+	var r resolvedOptions
+	o, ok := lookupOption(nameIDFormats, f.NameIDFormat, "unspecified")
+	if !ok {
+		return r, "Unknown NameID format " + f.NameIDFormat + "."
+	}
+	r.NameIDFormat = o.URI
+	if o, ok = lookupOption(groupsModes, f.GroupsMode, "multi"); !ok {
+		return r, "Unknown groups mode " + f.GroupsMode + " (multi or joined)."
+	}
+	r.Joined = o.Value == "joined"
+	r.Delimiter = f.GroupsDelimiter
+	if r.Delimiter == "" {
+		r.Delimiter = DefaultGroupsDelimiter
+	}
+	if o, ok = lookupOption(attrNameFormats, f.GroupNameFormat, "basic"); !ok {
+		return r, "Unknown group attribute NameFormat " + f.GroupNameFormat + "."
+	}
+	r.GroupNameFormat = o.URI
+	if o, ok = lookupOption(signWhats, f.SignWhat, "both"); !ok {
+		return r, "Unknown signing choice " + f.SignWhat + " (both, response or assertion)."
+	}
+	r.SignAssertion = o.Value != "response"
+	r.SignResponse = o.Value != "assertion"
+	if o, ok = lookupOption(signAlgs, f.SignAlg, "sha256"); !ok {
+		return r, "Unknown signature algorithm " + f.SignAlg + " (sha256 or sha512)."
+	}
+	r.SignatureMethod = o.URI
+	return r, ""
+}
+
+// writeWithOptions sends the response signed as opts say: the assertion,
+// the response or both, with opts.SignatureMethod. Encryption (when the SP
+// has an encryption key) is crewjam's, as for a default login.
+func (s *Server) writeWithOptions(w http.ResponseWriter, req *saml.IdpAuthnRequest, opts resolvedOptions) error {
+	if req.Assertion == nil || req.ACSEndpoint == nil {
+		return errors.New("mockidp: the request has no assertion or ACS endpoint")
+	}
+	if req.ACSEndpoint.Binding != saml.HTTPPostBinding {
+		return fmt.Errorf("mockidp: signing options need the HTTP-POST binding, not %s", req.ACSEndpoint.Binding)
+	}
+	// A copy of the IdP differing only in SignatureMethod: crewjam signs
+	// with req.IDP's settings, and the shared one must not change.
+	idp := *s.idp
+	idp.SignatureMethod = opts.SignatureMethod
+	req.IDP = &idp
+
+	if err := req.MakeAssertionEl(); err != nil { // signed, encrypted if the SP has a key
+		return err
+	}
+	if !opts.SignAssertion {
+		if req.AssertionEl.Tag != "Assertion" {
+			return errors.New("mockidp: this SP's metadata has an encryption key; an unsigned encrypted assertion (response-only signing) is not supported")
+		}
+		req.Assertion.Signature = nil
+		req.AssertionEl = req.Assertion.Element()
+	}
+	resp := saml.Response{
+		Destination:  req.ACSEndpoint.Location,
+		ID:           "id-" + strings.ToLower(rand.Text()),
+		InResponseTo: req.Request.ID,
+		IssueInstant: req.Now,
+		Version:      "2.0",
+		Issuer:       &saml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: s.EntityID()},
+		Status:       saml.Status{StatusCode: saml.StatusCode{Value: saml.StatusSuccess}},
+	}
+	el := resp.Element()
+	el.AddChild(req.AssertionEl)
+	if opts.SignResponse {
+		ctx, err := signingContext(s.cfg.Key, []*x509.Certificate{s.cfg.Certificate}, opts.SignatureMethod)
+		if err != nil {
+			return err
+		}
+		if el, err = sign(ctx, el); err != nil {
+			return err
+		}
+	}
+	req.ResponseEl = el
+	form, err := req.PostBinding()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := optionsFormTemplate.Execute(&buf, form); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("Pragma", "no-cache")
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+var optionsFormTemplate = template.Must(template.New("options-post-form").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Continue</title></head><body>
+<form method="post" action="{{.URL}}" id="SAMLResponseForm">
+<input type="hidden" name="SAMLResponse" value="{{.SAMLResponse}}">
+<input type="hidden" name="RelayState" value="{{.RelayState}}">
+<input id="SAMLSubmitButton" type="submit" value="Continue">
+</form>
+<script>document.getElementById('SAMLSubmitButton').style.visibility='hidden';document.getElementById('SAMLResponseForm').submit();</script>
+</body></html>`))
