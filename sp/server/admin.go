@@ -216,8 +216,15 @@ func pathID(r *http.Request) (int64, bool) {
 func (s *Server) handleGroupRename(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r)
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	if msg := groupNameProblem(name); !ok || msg != "" {
-		s.renderGroups(w, r, http.StatusUnprocessableEntity, msg+" ", "")
+	if !ok {
+		s.renderGroups(w, r, http.StatusNotFound, "No such group.", "")
+		return
+	}
+	if msg := groupNameProblem(name); msg != "" {
+		s.renderGroups(w, r, http.StatusUnprocessableEntity, msg, "")
+		return
+	}
+	if s.isDefaultGroup(w, r, id, "renamed") {
 		return
 	}
 	if err := s.cfg.Store.RenameGroup(r.Context(), id, name); err != nil {
@@ -247,11 +254,41 @@ func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderGroups(w, r, http.StatusNotFound, "No such group.", "")
 		return
 	}
+	if s.isDefaultGroup(w, r, id, "deleted") {
+		return
+	}
 	if err := s.cfg.Store.DeleteGroup(r.Context(), id); err != nil {
 		s.groupWriteError(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/admin/groups", http.StatusSeeOther)
+}
+
+// isDefaultGroup refuses (and answers) a change to a group the settings
+// name as a Default User Group: the settings would name a group that no
+// longer exists (DEF-EXIST), and fixing them silently would mean saving
+// settings, which signs every user out.
+func (s *Server) isDefaultGroup(w http.ResponseWriter, r *http.Request, id int64, verb string) bool {
+	ctx := r.Context()
+	cfg, err := s.cfg.Store.Settings(ctx)
+	if err != nil {
+		s.logErr(ctx, "read settings", err)
+		s.renderGroups(w, r, http.StatusInternalServerError, "Settings could not be read; nothing was changed.", "")
+		return true
+	}
+	groups, err := s.cfg.Store.Groups(ctx)
+	if err != nil {
+		s.renderGroups(w, r, http.StatusInternalServerError, "Groups could not be read; nothing was changed.", "")
+		return true
+	}
+	for _, g := range groups {
+		if g.ID == id && slices.ContainsFunc(cfg.DefaultUserGroups, func(d string) bool { return strings.EqualFold(d, g.Name) }) {
+			s.renderGroups(w, r, http.StatusConflict, fmt.Sprintf(
+				"%q is a Default User Group and cannot be %s: remove it from the Default User Groups setting first.", g.Name, verb), "")
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) groupWriteError(w http.ResponseWriter, r *http.Request, err error) {
@@ -396,6 +433,10 @@ func (s *Server) handleUserGroups(w http.ResponseWriter, r *http.Request) {
 		ids = append(ids, id)
 	}
 	if err := s.cfg.Store.SetUserGroups(ctx, u.ID, ids); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			s.renderError(w, r, http.StatusBadRequest, "bad-form", "Unknown group; nothing was changed.")
+			return
+		}
 		s.logErr(ctx, "set user groups", err)
 		s.renderError(w, r, http.StatusInternalServerError, "unavailable", "The groups could not be saved.")
 		return

@@ -41,6 +41,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "render:", err)
 		os.Exit(1)
 	}
+	if p.NoReport != "" {
+		// The page says so too; an unusable run is never published as latest.
+		fmt.Fprintf(os.Stderr, "render: %s (page written to %s, not published)\n", p.NoReport, filepath.Join(runDir, reports.IndexFile))
+		os.Exit(1)
+	}
 	if *publish {
 		if err := reports.Publish(filepath.Dir(filepath.Clean(runDir)), runDir); err != nil {
 			fmt.Fprintln(os.Stderr, "render: publish:", err)
@@ -50,9 +55,6 @@ func main() {
 	t := p.Totals
 	fmt.Printf("report: %s — requirements %d pass, %d fail, %d skipped, %d not covered of %d; specs %d passed, %d failed, %d skipped\n",
 		filepath.Join(runDir, reports.IndexFile), t.ReqPass, t.ReqFail, t.ReqSkipped, t.ReqNotCovered, t.Reqs, t.Passed, t.Failed, t.Skipped+t.Pending)
-	if p.NoReport != "" {
-		fmt.Fprintln(os.Stderr, "render:", p.NoReport)
-	}
 }
 
 // harnessVersion is `git describe` of the checkout when git is there,
