@@ -50,7 +50,7 @@ func (a *Admin) Close() { a.cancel() }
 // SignIn signs in at /login with haiadmin's password.
 func (a *Admin) SignIn() error {
 	err := browser.Run(a.Tab, StepTimeout,
-		chromedp.Navigate(a.env.SPURL("/login")),
+		chromedp.Navigate(a.env.SPURL(a.env.Pages.Login)),
 		chromedp.WaitVisible(chromedp.ID("login-form")),
 		SetField("username", "haiadmin"),
 		SetField("password", a.env.AdminPassword),
@@ -69,7 +69,7 @@ func (a *Admin) open(path, readyID string) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	loc, _ := browser.Location(a.Tab)
-	if strings.Contains(loc, "/login") {
+	if strings.Contains(loc, a.env.Pages.Login) {
 		if err := a.SignIn(); err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func evalJSON(tab context.Context, expr string, out any) error {
 
 // Users reads the Users page.
 func (a *Admin) Users() ([]UserRow, error) {
-	if err := a.open("/admin/users", "users"); err != nil {
+	if err := a.open(a.env.Pages.Users, "users"); err != nil {
 		return nil, err
 	}
 	var rows []UserRow
@@ -130,7 +130,7 @@ func (a *Admin) UsersNamed(id string) ([]UserRow, error) {
 
 // Groups reads the names on the Groups page.
 func (a *Admin) Groups() ([]string, error) {
-	if err := a.open("/admin/groups", "groups"); err != nil {
+	if err := a.open(a.env.Pages.Groups, "groups"); err != nil {
 		return nil, err
 	}
 	var names []string
@@ -140,7 +140,7 @@ func (a *Admin) Groups() ([]string, error) {
 
 // CreateGroup creates a group with a role through the Groups page.
 func (a *Admin) CreateGroup(name, role string) error {
-	if err := a.open("/admin/groups", "create-group"); err != nil {
+	if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
 		return err
 	}
 	err := browser.Run(a.Tab, StepTimeout,
@@ -180,7 +180,7 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 		// Saving signs every user of a live deployment out.
 		Skip("safe mode: this spec needs to save the SP's settings")
 	}
-	if err := a.open("/admin/settings", "settings-form"); err != nil {
+	if err := a.open(a.env.Pages.Settings, "settings-form"); err != nil {
 		return SettingsResult{}, err
 	}
 	for id, v := range fields {
@@ -226,7 +226,7 @@ func (a *Admin) MustSaveSettings(fields map[string]string) error {
 
 // SetUserGroups ticks exactly the named groups on a user's page and saves.
 func (a *Admin) SetUserGroups(userID string, groups []string) error {
-	if err := a.open("/admin/users/"+userID, "user-groups-form"); err != nil {
+	if err := a.open(a.env.Pages.UserPath(userID), "user-groups-form"); err != nil {
 		return err
 	}
 	want, _ := json.Marshal(groups)
@@ -253,7 +253,7 @@ type PostResult struct {
 // a valid CSRF token taken from an admin page), the way a script driving
 // the admin UI's endpoints would, and reads the answer.
 func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error) {
-	if err := a.open("/admin/groups", "create-group"); err != nil {
+	if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
 		return PostResult{}, err
 	}
 	if fields == nil {
@@ -276,7 +276,7 @@ func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error
 
 // User reads one user's detail page (by the ID in the Users page link).
 func (a *Admin) User(userID string) (UserDetail, error) {
-	if err := a.open("/admin/users/"+userID, "user-title"); err != nil {
+	if err := a.open(a.env.Pages.UserPath(userID), "user-title"); err != nil {
 		return UserDetail{}, err
 	}
 	var d UserDetail
@@ -315,7 +315,7 @@ type UserDetail struct {
 // ClickUserAction presses a button (e.g. "delete-user", "end-sessions") on
 // a user's page and waits for the page that follows.
 func (a *Admin) ClickUserAction(userID, buttonID string) error {
-	if err := a.open("/admin/users/"+userID, buttonID); err != nil {
+	if err := a.open(a.env.Pages.UserPath(userID), buttonID); err != nil {
 		return err
 	}
 	return browser.Run(a.Tab, StepTimeout, ClickAndWaitForLoad(buttonID))
@@ -324,7 +324,7 @@ func (a *Admin) ClickUserAction(userID, buttonID string) error {
 // SignedIn reports whether the admin's session is still alive, without
 // signing in again.
 func (a *Admin) SignedIn() (bool, error) {
-	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL("/admin/users"))); err != nil {
+	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(a.env.Pages.Users))); err != nil {
 		return false, err
 	}
 	return browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#users') && !!document.querySelector('#admin-nav')`))
@@ -332,7 +332,7 @@ func (a *Admin) SignedIn() (bool, error) {
 
 // SettingsForm reads the current values of the settings form.
 func (a *Admin) SettingsForm() (map[string]string, error) {
-	if err := a.open("/admin/settings", "settings-form"); err != nil {
+	if err := a.open(a.env.Pages.Settings, "settings-form"); err != nil {
 		return nil, err
 	}
 	var f map[string]string
@@ -351,13 +351,13 @@ func (a *Admin) CleanUp(marker string) (users, groups int, err error) {
 	}
 	for _, r := range rows {
 		if strings.Contains(r.Identifier, marker) && r.ID != "" {
-			if _, err := a.Post("/admin/users/"+r.ID+"/delete", nil); err != nil {
+			if _, err := a.Post(a.env.Pages.UserPath(r.ID)+"/delete", nil); err != nil {
 				return users, groups, err
 			}
 			users++
 		}
 	}
-	if err := a.open("/admin/groups", "groups"); err != nil {
+	if err := a.open(a.env.Pages.Groups, "groups"); err != nil {
 		return users, groups, err
 	}
 	var actions []string

@@ -67,6 +67,8 @@ type Env struct {
 	HTTP          *http.Client // trusts the CA; resolves *.test to loopback
 	AdminPassword string
 	Mutant        string
+	// Pages are where the target's admin pages are.
+	Pages Pages
 	// RunMarker is in every name this run creates ("hc" + a short run ID).
 	RunMarker string
 	Log       *LogBuffer
@@ -115,6 +117,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 			return fail(fmt.Errorf("start idp and sp: %w", err))
 		}
 		e.IdP = e.Stack.IdP
+		e.Pages = DefaultPages()
 		e.Target = bundledTarget{stack: e.Stack, password: e.AdminPassword}
 	} else {
 		if mutation != nil {
@@ -161,6 +164,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		}
 		e.IdP = e.idpOnly.IdP
 		e.Target = &profileTarget{p: profile, base: mustParseURL(profile.BaseURL)}
+		e.Pages = profile.Pages.withDefaults()
 	}
 	e.Browser, err = browser.Start(browser.Options{
 		UserDataDir:       filepath.Join(dir, "chromium"),

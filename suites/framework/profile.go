@@ -40,6 +40,8 @@ type Profile struct {
 		DataDir        string `yaml:"dataDir"`
 		GroupAttribute string `yaml:"groupAttribute"`
 	} `yaml:"idp"`
+	// Pages: where the admin pages are, when not at HMP's paths.
+	Pages        Pages        `yaml:"pages"`
 	Capabilities Capabilities `yaml:"capabilities"`
 	// SafeMode never saves settings (saving signs every user out): specs
 	// that need other settings are skipped.
@@ -89,3 +91,36 @@ func LoadProfile(path string) (*Profile, error) {
 	}
 	return &p, nil
 }
+
+// Pages says where a target's pages are. The elements on them follow the
+// reference SP's documented contract (element IDs in sp/server/templates);
+// a target whose admin UI differs needs an adapter, not a fork of the specs.
+type Pages struct {
+	Login    string `yaml:"login"`    // the local sign-in page (the bypass)
+	Users    string `yaml:"users"`    // the Users list
+	User     string `yaml:"user"`     // one user; {id} is replaced by the user's ID
+	Groups   string `yaml:"groups"`   // the Groups page
+	Settings string `yaml:"settings"` // User Provisioning/SSO
+}
+
+// DefaultPages are the reference SP's (and HMP's documented) paths.
+func DefaultPages() Pages {
+	return Pages{Login: "/login", Users: "/admin/users", User: "/admin/users/{id}", Groups: "/admin/groups", Settings: "/admin/settings"}
+}
+
+// withDefaults fills the paths a profile left out.
+func (p Pages) withDefaults() Pages {
+	d := DefaultPages()
+	for _, f := range []struct {
+		got *string
+		def string
+	}{{&p.Login, d.Login}, {&p.Users, d.Users}, {&p.User, d.User}, {&p.Groups, d.Groups}, {&p.Settings, d.Settings}} {
+		if *f.got == "" {
+			*f.got = f.def
+		}
+	}
+	return p
+}
+
+// UserPath is the page of the user with this ID.
+func (p Pages) UserPath(id string) string { return strings.ReplaceAll(p.User, "{id}", id) }

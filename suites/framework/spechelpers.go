@@ -79,7 +79,7 @@ func (s *Suite) SignInLocally(password string) (reachedAdmin bool, page string) 
 	GinkgoHelper()
 	u := s.NewUserTab("local-login")
 	Expect(browser.Run(u.Tab, StepTimeout,
-		chromedp.Navigate(s.Env.SPURL("/login")),
+		chromedp.Navigate(s.Env.SPURL(s.Env.Pages.Login)),
 		chromedp.WaitVisible(chromedp.ID("login-form")),
 		SetField("username", "haiadmin"),
 		SetField("password", password),

@@ -67,7 +67,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(actions).To(BeZero(), "the Users page offers an add action")
 			id := suite.NewUserID("added")
-			res, err := suite.Admin.Post("/admin/users", map[string][]string{"identifier": {id}, "email": {id}})
+			res, err := suite.Admin.Post(suite.Env.Pages.Users, map[string][]string{"identifier": {id}, "email": {id}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Status).To(BeNumerically(">=", 400))
 			Expect(res.Code).To(Equal("users-not-addable"))
@@ -151,7 +151,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(d.GroupsReadOnly).To(BeTrue())
 			Expect(d.GroupsEditable).To(BeFalse(), "the page offers a group editor")
-			res, err := suite.Admin.Post("/admin/users/"+rows[0].ID+"/groups", map[string][]string{"group": {}})
+			res, err := suite.Admin.Post(suite.Env.Pages.UserPath(rows[0].ID)+"/groups", map[string][]string{"group": {}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Code).To(Equal("groups-read-only"))
 			Expect(suite.GroupsOf(id)).To(ConsistOf(g[0]), "a scripted POST changed the groups")
@@ -260,7 +260,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			visitor := suite.NewUserTab("visitor")
 			out, err := visitor.Visit("/")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(out.Location).To(HavePrefix(suite.Env.SPURL("/login")), "with no SSO URL the SP should not start SP-initiated login")
+			Expect(out.Location).To(HavePrefix(suite.Env.SPURL(suite.Env.Pages.Login)), "with no SSO URL the SP should not start SP-initiated login")
 
 			blank := suite.NewUserID("idpinit")
 			out, err = suite.NewUserTab("user").SignInViaIdP(framework.Login{Username: blank}, "")
@@ -291,9 +291,9 @@ func spBehaviourSpecs(suite *framework.Suite) {
 				adm, err := browser.Get(u.Tab, framework.StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#admin-nav')`))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(adm).To(BeFalse(), "the impostor sees Administration")
-				res, err := u.Visit("/admin/users")
+				res, err := u.Visit(suite.Env.Pages.Users)
 				Expect(err).NotTo(HaveOccurred())
-				Expect(res.Location).To(ContainSubstring("/login"), "the impostor reached an admin page")
+				Expect(res.Location).To(ContainSubstring(suite.Env.Pages.Login), "the impostor reached an admin page")
 			},
 			Entry("haiadmin", "haiadmin"),
 			Entry("HaiAdmin", "HaiAdmin"),
@@ -302,7 +302,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 
 		It("throttles repeated wrong haiadmin passwords, then lets the right one in", Label("BYPASS-ONLY-LOCAL"), func(ctx SpecContext) {
 			u := suite.NewUserTab("guesser")
-			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL("/login")), chromedp.WaitVisible(chromedp.ID("login-form")))).To(Succeed())
+			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL(suite.Env.Pages.Login)), chromedp.WaitVisible(chromedp.ID("login-form")))).To(Succeed())
 			// Eight quick wrong guesses, as a password-guessing script sends them.
 			statuses, err := browser.Get(u.Tab, 2*framework.StepTimeout, chromedp.Evaluate[[]int](`(async () => {
 				const out = [];
