@@ -12,7 +12,7 @@ package concurrencytest_test
 import (
 	"context"
 	"fmt"
-	"html"
+	"github.com/hmpconform/hmpconform/internal/samltest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,29 +44,8 @@ const (
 )
 
 var (
-	respFormRe   = regexp.MustCompile(`<form method="post" action="([^"]*)" id="SAMLResponseForm">`)
-	samlRespRe   = regexp.MustCompile(`<input type="hidden" name="SAMLResponse" value="([^"]*)" />`)
-	relayStateRe = regexp.MustCompile(`<input type="hidden" name="RelayState" value="([^"]*)" />`)
-	ssoErrorRe   = regexp.MustCompile(`id="(?:sso-error|error)"[^>]*data-code="([^"]*)"`)
+	ssoErrorRe = regexp.MustCompile(`id="(?:sso-error|error)"[^>]*data-code="([^"]*)"`)
 )
-
-// syncBuffer collects the SP's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	t      *testing.T
@@ -75,7 +54,7 @@ type env struct {
 	idp    *mockidp.Server
 	idpURL string
 	client *http.Client
-	log    *syncBuffer
+	log    *samltest.SyncBuffer
 }
 
 // groups are created in the SP before the logins.
@@ -135,7 +114,7 @@ func spDataDir(t *testing.T, k keys) string {
 func newEnv(t *testing.T, k keys) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, log: &syncBuffer{}}
+	e := &env{t: t, log: &samltest.SyncBuffer{}}
 
 	idpTS := httptest.NewUnstartedServer(nil)
 	idpBase := &url.URL{Scheme: "https", Host: idpTS.Listener.Addr().String()}
@@ -258,7 +237,6 @@ func (e *env) postACS(form url.Values) (reply, error) {
 // returns the auto-submit form's fields.
 func (e *env) genuine(nameID string, groups []string) (url.Values, error) {
 	form := url.Values{
-		"mockidp_login":  {"1"},
 		"sp":             {e.app.Server.SAML().DefaultEntityID()},
 		"RelayState":     {"/"},
 		"username":       {nameID},
@@ -268,27 +246,14 @@ func (e *env) genuine(nameID string, groups []string) (url.Values, error) {
 		"groups":         {strings.Join(groups, "\n")},
 		"groupAttribute": {mockidp.DefaultGroupAttribute},
 	}
-	res, err := e.client.PostForm(e.idpURL+"/idp/initiate", form)
+	got, fields, err := samltest.IdPInitiated(e.client, e.idpURL, form)
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	body := string(b)
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("IdP login: %s: %.300s", res.Status, body)
-	}
-	fm, sm, rm := respFormRe.FindStringSubmatch(body), samlRespRe.FindStringSubmatch(body), relayStateRe.FindStringSubmatch(body)
-	if fm == nil || sm == nil || rm == nil {
-		return nil, fmt.Errorf("no SAMLResponseForm in the IdP's reply: %.300s", body)
-	}
-	if got, want := html.UnescapeString(fm[1]), e.spURL+"/sso/callback"; got != want {
+	if want := e.spURL + "/sso/callback"; got != want {
 		return nil, fmt.Errorf("the IdP posts to %q, want %q", got, want)
 	}
-	return url.Values{"SAMLResponse": {html.UnescapeString(sm[1])}, "RelayState": {html.UnescapeString(rm[1])}}, nil
+	return fields, nil
 }
 
 func TestJITConcurrentFirstLogins(t *testing.T) {

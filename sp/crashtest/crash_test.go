@@ -20,7 +20,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"html"
+	"github.com/hmpconform/hmpconform/internal/samltest"
 	"io"
 	"log/slog"
 	"net"
@@ -63,10 +63,7 @@ const (
 var exampleGroups = []string{"Engineering", "Sales", "Support"}
 
 var (
-	respFormRe   = regexp.MustCompile(`<form method="post" action="([^"]*)" id="SAMLResponseForm">`)
-	samlRespRe   = regexp.MustCompile(`<input type="hidden" name="SAMLResponse" value="([^"]*)" />`)
-	relayStateRe = regexp.MustCompile(`<input type="hidden" name="RelayState" value="([^"]*)" />`)
-	ssoErrorRe   = regexp.MustCompile(`id="sso-error"[^>]*data-code="([^"]*)"`)
+	ssoErrorRe = regexp.MustCompile(`id="sso-error"[^>]*data-code="([^"]*)"`)
 )
 
 // identity is what the mock IdP's login form asserts, and what the SP must
@@ -103,29 +100,11 @@ func identityFor(i int) identity {
 	return id
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // spProcess is one run of the refsp binary.
 type spProcess struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *samltest.SyncBuffer
+	stderr *samltest.SyncBuffer
 	done   chan struct{} // closed once the process has exited
 	state  *os.ProcessState
 }
@@ -142,7 +121,7 @@ func (p *spProcess) exited() bool {
 // startSP starts the binary and waits for its "listening" line.
 func startSP(t *testing.T, bin string, args []string) *spProcess {
 	t.Helper()
-	p := &spProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &spProcess{stdout: &samltest.SyncBuffer{}, stderr: &samltest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "HMP_ADMIN_PASSWORD="+adminPassword)
 	p.cmd.Stderr = p.stderr
@@ -263,7 +242,6 @@ func startIdP(t *testing.T) *idp {
 // returns the auto-submit form's fields, checking that they go to acs.
 func (p *idp) login(spEntityID, acs string, id identity) (url.Values, error) {
 	form := url.Values{
-		"mockidp_login":  {"1"},
 		"sp":             {spEntityID},
 		"RelayState":     {"/"},
 		"username":       {id.NameID},
@@ -273,27 +251,14 @@ func (p *idp) login(spEntityID, acs string, id identity) (url.Values, error) {
 		"groups":         {strings.Join(id.Asserted, "\n")},
 		"groupAttribute": {mockidp.DefaultGroupAttribute},
 	}
-	res, err := p.client.PostForm(p.ts.URL+"/idp/initiate", form)
+	got, fields, err := samltest.IdPInitiated(p.client, p.ts.URL, form)
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	body := string(b)
-	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("IdP login: %s: %.300s", res.Status, body)
-	}
-	fm, sm, rm := respFormRe.FindStringSubmatch(body), samlRespRe.FindStringSubmatch(body), relayStateRe.FindStringSubmatch(body)
-	if fm == nil || sm == nil || rm == nil {
-		return nil, fmt.Errorf("no SAMLResponseForm in the IdP's reply: %.300s", body)
-	}
-	if got := html.UnescapeString(fm[1]); got != acs {
+	if got != acs {
 		return nil, fmt.Errorf("the IdP posts to %q, want the SP's ACS %q", got, acs)
 	}
-	return url.Values{"SAMLResponse": {html.UnescapeString(sm[1])}, "RelayState": {html.UnescapeString(rm[1])}}, nil
+	return fields, nil
 }
 
 // reply is the SP's answer to one request.
