@@ -479,6 +479,10 @@ func TestCrashConsistency(t *testing.T) {
 	restart := time.Now()
 	sp2 := startSP(t, bin, args)
 	t.Logf("restarted in %s", time.Since(restart).Round(time.Millisecond))
+	// stderr is copied by its own goroutine: the line may trail "listening".
+	for wait := time.Now().Add(5 * time.Second); !strings.Contains(sp2.stderr.String(), "already in Just-in-Time mode") && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(sp2.stderr.String(), "already in Just-in-Time mode") {
 		t.Errorf("the restart did not keep the JIT settings; stderr:\n%s", sp2.stderr)
 	}
