@@ -123,6 +123,8 @@ var _ = Describe("A refused login for an existing account", func() {
 		Entry("time: expired", Label("SEC-TIME"), "time-expired"),
 		Entry("two assertions", Label("SEC-MULTI"), "multi-unsigned-first"),
 		Entry("wrapping: XSW3", Label("SEC-XSW"), "xsw3"),
+		Entry("hostile XML: entity-expansion bomb", Label("SEC-XML"), "xml-entity-bomb"),
+		Entry("hostile XML: a DOCTYPE with an external entity", Label("SEC-XML"), "xml-doctype-external-entity"),
 	)
 })
 
