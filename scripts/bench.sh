@@ -117,5 +117,13 @@ if [ "${BENCH_SKIP_LOAD:-0}" != 1 ]; then
 fi
 
 echo
+echo "== Browser login round trip (headless Chromium, SP-initiated, two sites over TLS)"
+if [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/chromium}" ]; then
+	HMPCONFORM_STEPS=off $GO test -run '^$' -bench BrowserLoginRoundTrip -benchtime 20x ./suites/framework/ | grep -E '^Benchmark' || true
+else
+	echo "skipped: no Chromium"
+fi
+
+echo
 echo "bench: done in $(($(date +%s) - started))s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idp-sign-ratio: $ratio"

@@ -1,0 +1,47 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hmpconform/hmpconform/suites/framework/browser"
+)
+
+// BenchmarkBrowserLoginRoundTrip measures one person's sign-in in headless
+// Chromium: open the SP, land on the mock IdP's form, submit it, and be
+// back on the SP signed in (SP-initiated, two sites over TLS). It reports
+// the median and p90 of the round trips. Needs Chromium; not part of tests.
+func BenchmarkBrowserLoginRoundTrip(b *testing.B) {
+	if _, err := os.Stat(browser.ResolveExecPath("")); err != nil {
+		b.Skip("no Chromium")
+	}
+	env, err := Start(context.Background(), Options{Tag: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u, err := env.NewUser(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := fmt.Sprintf("%s@example.com", env.Unique("bench"))
+		start := time.Now()
+		out, err := u.SignInViaSP(Login{Username: id, Groups: []string{"Engineering"}})
+		took = append(took, time.Since(start))
+		u.Close()
+		if err != nil || !out.SignedIn {
+			b.Fatalf("login %d: %v %+v", i, err, out)
+		}
+	}
+	b.StopTimer()
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(took[len(took)*9/10].Microseconds())/1000, "p90-ms")
+}
