@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/hmpconform/hmpconform/sp/jit"
@@ -49,9 +48,6 @@ type Server struct {
 	pages    *pages
 	throttle *throttle
 	csrfKey  []byte
-	// provisionMu serialises provisioning per process so the store's
-	// transaction is the only place concurrent logins meet.
-	provisionMu sync.Mutex
 }
 
 // New checks cfg and builds the server.
