@@ -39,6 +39,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/hmpconform/hmpconform/fixtures"
+	"github.com/hmpconform/hmpconform/internal/mdsource"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
 	"github.com/hmpconform/hmpconform/sp/refsp"
 	"github.com/hmpconform/hmpconform/sp/settings"
@@ -328,24 +329,15 @@ func configureJIT(ctx context.Context, app *refsp.App, o options, client *http.C
 	return nil
 }
 
-func isURL(src string) bool {
-	return strings.HasPrefix(src, "https://") || strings.HasPrefix(src, "http://")
-}
-
 // loadMetadata reads a file, or fetches a URL, retrying for metadataWait.
 func loadMetadata(ctx context.Context, src string, client *http.Client, logger *slog.Logger) ([]byte, error) {
-	if !isURL(src) {
-		f, err := os.Open(src)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return readAllLimited(f)
+	if !mdsource.IsURL(src) {
+		return mdsource.Read(ctx, src, client, maxMetadataSize)
 	}
 	deadline := time.Now().Add(metadataWait)
 	wait := 250 * time.Millisecond
 	for {
-		b, err := fetch(ctx, src, client)
+		b, err := mdsource.Read(ctx, src, client, maxMetadataSize)
 		if err == nil || time.Now().Add(wait).After(deadline) {
 			return b, err
 		}
@@ -359,33 +351,6 @@ func loadMetadata(ctx context.Context, src string, client *http.Client, logger *
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
-}
-
-func fetch(ctx context.Context, u string, client *http.Client) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return readAllLimited(resp.Body)
-}
-
-func readAllLimited(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxMetadataSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxMetadataSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxMetadataSize)
-	}
-	return b, nil
 }
 
 // idpInfo is what the SP needs from IdP metadata.
