@@ -80,7 +80,7 @@ clean-reports: ## Delete the reports of earlier runs (keeps the reports package'
 		! -name cmd ! -name testdata -exec rm -rf {} +
 
 FUZZTIME ?= 60s
-FUZZ_TARGETS = ./sp/samlsso:FuzzVerify ./mockidp:FuzzSSO
+FUZZ_TARGETS = ./sp/samlsso:FuzzVerify ./mockidp:FuzzSSO ./mockidp:FuzzSLO
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 60s); a find is kept in testdata/fuzz/

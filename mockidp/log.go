@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -14,6 +15,12 @@ import (
 
 // LoggedResponse is one SAML Response the IdP sent.
 type LoggedResponse struct {
+	// ID names the entry: /api/log/{id}, /log/{id}/response.xml and
+	// /log/{id}/request.xml (api_log.go).
+	ID string `json:"id"`
+	// Kind is "login" for a SAML Response to an ACS, "logout" for a
+	// LogoutResponse to an SP's SingleLogoutService (slo.go).
+	Kind           string              `json:"kind"`
 	Time           time.Time           `json:"time"`
 	SP             string              `json:"sp"`
 	ACS            string              `json:"acs"`
@@ -21,6 +28,7 @@ type LoggedResponse struct {
 	RelayState     string              `json:"relayState,omitempty"`
 	Status         string              `json:"status"`
 	Persona        string              `json:"persona,omitempty"`
+	Flavour        string              `json:"flavour,omitempty"` // the IdP flavour (flavour.go)
 	NameID         string              `json:"nameID"`
 	GroupAttribute string              `json:"groupAttribute,omitempty"`
 	Groups         []string            `json:"groups"`
@@ -35,6 +43,24 @@ type LoggedResponse struct {
 	Fault string `json:"fault,omitempty"`
 	// SAMLResponse is the form value posted to the ACS, as sent.
 	SAMLResponse string `json:"samlResponse,omitempty"`
+	// EncryptOption and SigningKey are the login's encryption option
+	// ("auto", "never", "always") and the key it was signed with
+	// ("current", or "next" during a rollover); see options.go.
+	EncryptOption string `json:"encryptOption,omitempty"`
+	SigningKey    string `json:"signingKey,omitempty"`
+	// LogoutRequestXML is the LogoutRequest a "logout" entry answers, as
+	// the SP sent it (indented).
+	LogoutRequestXML string `json:"logoutRequestXML,omitempty"`
+
+	// User is who signed in (the username typed or the persona's NameID);
+	// NameID differs from it when the NameID is transient (nameid.go).
+	User string `json:"user,omitempty"`
+	// Options are the login's per-login options as applied, defaults
+	// filled in (api_log.go); nil for an entry without a login.
+	Options *AppliedOptions `json:"options,omitempty"`
+	// RequestXML is the AuthnRequest answered, as the SP sent it (decoded);
+	// empty for an IdP-initiated login.
+	RequestXML string `json:"requestXML,omitempty"`
 
 	// renderPending: ResponseXML (and, with assertionPending, AssertionXML)
 	// are still to be rendered from SAMLResponse, on first read (Log) rather
@@ -76,6 +102,7 @@ func (lw loggingResponseWriter) WriteResponse(w http.ResponseWriter, req *saml.I
 
 func (s *Server) record(req *saml.IdpAuthnRequest) {
 	e := LoggedResponse{
+		Kind:       "login",
 		Time:       s.now(),
 		SP:         spEntityID(req),
 		RelayState: req.RelayState,
@@ -87,8 +114,15 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 	}
 	if st := loginStateFrom(req.HTTPRequest.Context()); st != nil && st.identity != nil {
 		e.Persona = st.identity.Persona
+		e.Flavour = st.identity.Flavour
 		e.GroupAttribute = st.identity.GroupAttribute
 		e.Groups = append(e.Groups, st.identity.Groups...)
+		e.EncryptOption, e.SigningKey = st.identity.Options.Encrypt, st.identity.Options.SignKey
+		e.User = st.identity.User
+		e.Options = appliedOptions(st.identity.Options, st.queued) // api_log.go
+	}
+	if len(req.RequestBuffer) > 0 {
+		e.RequestXML = string(req.RequestBuffer)
 	}
 	if st := loginStateFrom(req.HTTPRequest.Context()); st != nil {
 		e.Fault, e.SAMLResponse = st.form.Fault, st.sent
@@ -133,9 +167,15 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 		e.render()
 		s.logger.Debug("mockidp: response XML", "xml", e.ResponseXML)
 	}
+	s.appendLog(e)
+}
 
+// appendLog adds e to the ring buffer.
+func (s *Server) appendLog(e LoggedResponse) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	s.logID++
+	e.ID = strconv.Itoa(s.logID)
 	if len(s.log) < logCapacity {
 		s.log = append(s.log, e)
 		return

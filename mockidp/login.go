@@ -46,6 +46,11 @@ type loginForm struct {
 	GroupAttribute string
 	Fault          string       // a fault's name (faults.go); "" or "none": a normal response
 	Options        loginOptions // options.go; blank fields keep the defaults
+	// GroupList, when not nil, is the groups as a list and wins over
+	// Groups; FromPersona is the persona a queued login started from, for
+	// the log. Both are set only by a queued login (queue.go).
+	GroupList   []string
+	FromPersona string
 }
 
 func parseLoginForm(v url.Values) loginForm {
@@ -66,14 +71,22 @@ func parseLoginForm(v url.Values) loginForm {
 			GroupNameFormat: v.Get(fieldGroupNameFormat),
 			SignWhat:        v.Get(fieldSignWhat),
 			SignAlg:         v.Get(fieldSignAlg),
+			Encrypt:         v.Get(fieldEncrypt),
+			SignKey:         v.Get(fieldSignKey),
+			Flavour:         v.Get(fieldFlavour),
+			GroupFormat:     v.Get(fieldGroupFormat),
 		},
 	}
 }
 
 // identity is who the login asserts.
 type identity struct {
-	Persona        string
+	Persona string
+	// NameID is the value sent; User is who signed in (the username typed
+	// or the persona's NameID). They differ for a transient NameID, which
+	// is random (nameid.go).
 	NameID         string
+	User           string
 	FirstName      string
 	LastName       string
 	Email          string
@@ -81,6 +94,10 @@ type identity struct {
 	GroupAttribute string
 	Groups         []string
 	Options        resolvedOptions
+	// Flavour, GroupFormat and GroupIDs shape the attributes (flavour.go).
+	Flavour     string
+	GroupFormat string
+	GroupIDs    map[string]string
 }
 
 // loginState travels in the request context from the handler that received
@@ -89,6 +106,8 @@ type loginState struct {
 	form     loginForm
 	identity *identity // set by GetSession once the form is accepted
 	sent     string    // the SAMLResponse form value sent, for the log (faults.go)
+	queued   bool      // form holds a login queued through the API (queue.go)
+	taken    *queuedLogin
 }
 
 type loginKey struct{}
@@ -116,6 +135,10 @@ func splitGroups(s string) []string {
 // resolve turns a submitted form into an identity, or returns a message for
 // the person.
 func (s *Server) resolve(f loginForm) (*identity, string) {
+	f, fl, msg := s.applyFlavour(f) // flavour.go: blank options take the flavour's defaults
+	if msg != "" {
+		return nil, msg
+	}
 	opts, msg := f.Options.resolve()
 	if msg != "" {
 		return nil, msg
@@ -123,6 +146,7 @@ func (s *Server) resolve(f loginForm) (*identity, string) {
 	id, msg := s.resolveIdentity(f)
 	if id != nil {
 		id.Options = opts
+		s.shapeIdentity(id, fl, f.Options)
 	}
 	return id, msg
 }
@@ -134,7 +158,7 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 		groupAttr = s.groupAttr
 	}
 	if f.Persona != "" {
-		p, ok := s.personas[f.Persona]
+		p, ok := s.personas.get(f.Persona)
 		if !ok {
 			return nil, "Unknown persona " + f.Persona + "."
 		}
@@ -152,14 +176,19 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 	if strings.TrimSpace(f.Username) == "" {
 		return nil, "Enter a username (it becomes the NameID), or sign in as a persona."
 	}
+	groups := splitGroups(f.Groups)
+	if f.GroupList != nil {
+		groups = append([]string(nil), f.GroupList...)
+	}
 	return &identity{
+		Persona:        f.FromPersona,
 		NameID:         f.Username,
 		FirstName:      f.FirstName,
 		LastName:       f.LastName,
 		Email:          f.Email,
 		ShortName:      f.ShortName,
 		GroupAttribute: groupAttr,
-		Groups:         splitGroups(f.Groups),
+		Groups:         groups,
 	}, ""
 }
 
@@ -168,36 +197,7 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 // DefaultAssertionMaker add standard attributes (uid, mail,
 // eduPersonAffiliation, ...) that the SP under test should not see.
 func (s *Server) session(id *identity) *saml.Session {
-	var attrs []saml.Attribute
-	single := func(name, value string) {
-		if value == "" {
-			return
-		}
-		attrs = append(attrs, saml.Attribute{
-			Name:       name,
-			NameFormat: attrNameFormatBasic,
-			Values:     []saml.AttributeValue{{Type: "xs:string", Value: value}},
-		})
-	}
-	single("firstName", id.FirstName)
-	single("lastName", id.LastName)
-	single("email", id.Email)
-	single("shortName", id.ShortName)
-	if len(id.Groups) > 0 {
-		values := make([]saml.AttributeValue, 0, len(id.Groups))
-		if id.Options.Joined {
-			values = append(values, saml.AttributeValue{Type: "xs:string", Value: strings.Join(id.Groups, id.Options.Delimiter)})
-		} else {
-			for _, g := range id.Groups {
-				values = append(values, saml.AttributeValue{Type: "xs:string", Value: g})
-			}
-		}
-		nameFormat := id.Options.GroupNameFormat
-		if nameFormat == "" {
-			nameFormat = attrNameFormatBasic
-		}
-		attrs = append(attrs, saml.Attribute{Name: id.GroupAttribute, NameFormat: nameFormat, Values: values})
-	}
+	attrs := s.attributes(id) // flavour.go
 	nameIDFormat := id.Options.NameIDFormat
 	if nameIDFormat == "" {
 		nameIDFormat = string(saml.UnspecifiedNameIDFormat)
@@ -232,11 +232,17 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr, Fault: r.URL.Query().Get(fieldFault)}, "", http.StatusOK)
 		return nil
 	}
+	s.applyQueuedLogin(st, spEntityID(req)) // queue.go: a login queued through the API wins
+	st.form.Options.Flavour = s.spFlavour(spEntityID(req), st.form.Options.Flavour)
 	id, msg := s.resolve(st.form)
+	if msg == "" {
+		msg = s.checkOptionsFor(req.ServiceProviderMetadata, id.Options) // optioncheck.go
+	}
 	if _, ok := LookupFault(st.form.Fault); msg == "" && !ok && st.form.Fault != "" && st.form.Fault != "none" {
 		msg = "Unknown fault " + st.form.Fault + "."
 	}
 	if msg != "" {
+		s.requeueLogin(st) // queue.go: a refused login leaves its queued entry
 		f := st.form
 		if strings.TrimSpace(f.GroupAttribute) == "" {
 			f.GroupAttribute = s.groupAttr
@@ -244,8 +250,12 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.renderLogin(w, r, req, f, msg, http.StatusBadRequest)
 		return nil
 	}
+	if err := s.setSubject(id); err != nil { // nameid.go
+		s.onError(w, r, http.StatusInternalServerError, err)
+		return nil
+	}
 	st.identity = id
-	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups))
+	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
 	return s.session(id)
 }
 
@@ -318,7 +328,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *saml.I
 		SPEntityID:  spEntityID(req),
 		RequestID:   req.Request.ID,
 		RelayState:  req.RelayState,
-		Personas:    s.cfg.Personas,
+		Personas:    s.personas.list(),
 		Form:        f,
 		Error:       errMsg,
 		TrustAnySP:  s.cfg.TrustAnySP,
@@ -331,6 +341,8 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, req *saml.I
 		page.ACS = req.ACSEndpoint.Location
 	}
 	page.Unregistered = !s.isRegistered(page.SPEntityID)
+	page.Flavours, page.GroupFormats = s.flavourChoices(), groupFormats
+	s.preselectFlavour(&page.Form, page.SPEntityID) // flavour.go
 	if len(req.RequestBuffer) == 0 {
 		page.IdPInitiated = true
 		page.Action = s.prefix + "/idp/initiate"

@@ -12,12 +12,14 @@ package mockidp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -50,7 +52,14 @@ type Config struct {
 	// LoadOrCreateKeyPair.
 	Key         *rsa.PrivateKey
 	Certificate *x509.Certificate
-	// Personas are offered on the login form.
+	// NextKey and NextCertificate, when set, are the next key pair of a
+	// certificate rollover (rollover.go): the certificate is announced in
+	// the metadata as a second signing key, and a login with the option
+	// signKey=next is signed with it.
+	NextKey         *rsa.PrivateKey
+	NextCertificate *x509.Certificate
+	// Personas are offered on the login form, until the scenario API
+	// changes them (personas.go).
 	Personas []fixtures.Persona
 	// GroupAttribute is the default name of the group attribute;
 	// DefaultGroupAttribute when empty. The login form can override it.
@@ -63,6 +72,15 @@ type Config struct {
 	// service providers are accepted, and the response is sent to the
 	// AssertionConsumerServiceURL the request names. The UI says so.
 	TrustAnySP bool
+	// SPFlavours is the IdP flavour (flavour.go) of logins to an SP, by
+	// entity ID, when the login form names none; generic otherwise.
+	SPFlavours map[string]string
+	// Rand is the randomness of transient NameIDs; crypto/rand when nil.
+	Rand io.Reader
+	// MetadataClient fetches SP metadata a user names by URL through the
+	// scenario API or the /sps page; a client with a 30-second timeout
+	// when nil.
+	MetadataClient *http.Client
 }
 
 // Server is a mock IdP. Create it with New and serve Handler.
@@ -74,8 +92,13 @@ type Server struct {
 	prefix      string // BaseURL path without trailing slash
 	metadataURL url.URL
 	ssoURL      url.URL
+	sloURL      url.URL
 	idp         *saml.IdentityProvider
-	personas    map[string]fixtures.Persona
+	personas    *personaStore // personas.go
+	queue       *loginQueue   // queue.go
+	rand        io.Reader
+	csrf        *http.CrossOriginProtection // api.go
+	spFlavours  map[string]string           // flavour.go
 
 	mu  sync.RWMutex
 	sps map[string]*saml.EntityDescriptor
@@ -83,6 +106,7 @@ type Server struct {
 	logMu sync.Mutex
 	log   []LoggedResponse // ring buffer
 	logN  int              // next write position once full
+	logID int              // the last entry's ID (api_log.go)
 }
 
 // New returns a Server for cfg.
@@ -96,16 +120,26 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Key == nil || cfg.Certificate == nil {
 		return nil, errors.New("mockidp: Key and Certificate are required")
 	}
+	if (cfg.NextKey == nil) != (cfg.NextCertificate == nil) {
+		return nil, errors.New("mockidp: NextKey and NextCertificate go together")
+	}
 	s := &Server{
 		cfg:       cfg,
 		now:       cfg.Now,
 		logger:    cfg.Logger,
 		groupAttr: cfg.GroupAttribute,
-		personas:  map[string]fixtures.Persona{},
+		personas:  newPersonaStore(),
+		queue:     newLoginQueue(),
+		rand:      cfg.Rand,
+		csrf:      http.NewCrossOriginProtection(),
 		sps:       map[string]*saml.EntityDescriptor{},
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	var err error
+	if s.spFlavours, err = checkSPFlavours(cfg.SPFlavours); err != nil {
+		return nil, err
 	}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -113,14 +147,16 @@ func New(cfg Config) (*Server, error) {
 	if s.groupAttr == "" {
 		s.groupAttr = DefaultGroupAttribute
 	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
 	for _, p := range cfg.Personas {
 		if p.ID == "" {
 			return nil, errors.New("mockidp: a persona has no ID")
 		}
-		if _, dup := s.personas[p.ID]; dup {
-			return nil, fmt.Errorf("mockidp: duplicate persona %q", p.ID)
+		if _, err := s.personas.put(p, true); err != nil {
+			return nil, fmt.Errorf("mockidp: persona %q: %w", p.ID, err)
 		}
-		s.personas[p.ID] = p
 	}
 
 	base := *cfg.BaseURL
@@ -132,6 +168,8 @@ func New(cfg Config) (*Server, error) {
 	s.metadataURL.Path += "/metadata"
 	s.ssoURL = base
 	s.ssoURL.Path += "/sso"
+	s.sloURL = base
+	s.sloURL.Path += "/slo"
 
 	s.idp = &saml.IdentityProvider{
 		Key:                     cfg.Key,
@@ -144,8 +182,13 @@ func New(cfg Config) (*Server, error) {
 		ResponseWriter:          loggingResponseWriter{s},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		Clock:                   newDsigClock(s.now),
-		NameIDFormats:           []saml.NameIDFormat{saml.UnspecifiedNameIDFormat},
+		NameIDFormats:           advertisedNameIDFormats(), // options.go's four
 		OnError:                 s.onError,
+		LogoutURL:               s.sloURL, // slo.go
+		LogoutBindings:          []string{saml.HTTPRedirectBinding, saml.HTTPPostBinding},
+	}
+	if cfg.NextCertificate != nil {
+		s.idp.ExtraCertificates = []*x509.Certificate{cfg.NextCertificate}
 	}
 	return s, nil
 }
@@ -174,6 +217,9 @@ func (s *Server) MetadataURL() string { return s.metadataURL.String() }
 
 // SSOURL is the SingleSignOnService URL (HTTP-Redirect and HTTP-POST).
 func (s *Server) SSOURL() string { return s.ssoURL.String() }
+
+// SLOURL is the SingleLogoutService URL (HTTP-Redirect and HTTP-POST).
+func (s *Server) SLOURL() string { return s.sloURL.String() }
 
 // CertificatePEM is the IdP signing certificate, PEM encoded.
 func (s *Server) CertificatePEM() string {
@@ -205,21 +251,28 @@ func (s *Server) RegisterSP(md *saml.EntityDescriptor) error {
 // SPSSODescriptor are all registered. The metadata is trusted as given (no
 // signature check).
 func (s *Server) RegisterSPMetadataXML(b []byte) error {
+	_, err := s.registerSPMetadata(b)
+	return err
+}
+
+// parseSPMetadata returns the service providers in metadata b (see
+// RegisterSPMetadataXML).
+func parseSPMetadata(b []byte) ([]*saml.EntityDescriptor, error) {
 	var root struct{ XMLName xml.Name }
 	if err := xml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("mockidp: parse SP metadata: %w", err)
+		return nil, fmt.Errorf("mockidp: parse SP metadata: %w", err)
 	}
 	switch root.XMLName.Local {
 	case "EntityDescriptor":
 		var md saml.EntityDescriptor
 		if err := xml.Unmarshal(b, &md); err != nil {
-			return fmt.Errorf("mockidp: parse SP metadata: %w", err)
+			return nil, fmt.Errorf("mockidp: parse SP metadata: %w", err)
 		}
-		return s.RegisterSP(&md)
+		return []*saml.EntityDescriptor{&md}, nil
 	case "EntitiesDescriptor":
 		var all saml.EntitiesDescriptor
 		if err := xml.Unmarshal(b, &all); err != nil {
-			return fmt.Errorf("mockidp: parse SP metadata: %w", err)
+			return nil, fmt.Errorf("mockidp: parse SP metadata: %w", err)
 		}
 		var sps []*saml.EntityDescriptor
 		var walk func(*saml.EntitiesDescriptor)
@@ -235,16 +288,11 @@ func (s *Server) RegisterSPMetadataXML(b []byte) error {
 		}
 		walk(&all)
 		if len(sps) == 0 {
-			return errors.New("mockidp: SP metadata has no entity with an SPSSODescriptor")
+			return nil, errors.New("mockidp: SP metadata has no entity with an SPSSODescriptor")
 		}
-		for _, md := range sps {
-			if err := s.RegisterSP(md); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sps, nil
 	default:
-		return fmt.Errorf("mockidp: SP metadata root is %q, not EntityDescriptor", root.XMLName.Local)
+		return nil, fmt.Errorf("mockidp: SP metadata root is %q, not EntityDescriptor", root.XMLName.Local)
 	}
 }
 
@@ -267,12 +315,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+p+"/metadata", s.idp.ServeMetadata)
 	mux.HandleFunc("GET "+p+"/sso", s.serveSSO)
 	mux.HandleFunc("POST "+p+"/sso", s.serveSSO)
+	mux.HandleFunc("GET "+p+"/slo", s.serveSLO)
+	mux.HandleFunc("POST "+p+"/slo", s.serveSLO)
 	mux.HandleFunc("GET "+p+"/idp/initiate", s.serveInitiate)
 	mux.HandleFunc("POST "+p+"/idp/initiate", s.serveInitiate)
 	mux.HandleFunc("GET "+p+"/{$}", s.serveHome)
 	mux.HandleFunc("GET "+p+"/log", s.serveLog)
-	mux.HandleFunc("GET "+p+"/api/log", s.serveLogJSON)
-	mux.HandleFunc("GET "+p+"/api/faults", s.serveFaultsJSON)
+	s.addScenarioRoutes(mux) // api.go: /api/..., /sps, log downloads
 	mux.HandleFunc("GET "+p+"/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))

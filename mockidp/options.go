@@ -26,6 +26,8 @@ const (
 	fieldGroupNameFormat = "groupNameFormat" // basic | uri | unspecified
 	fieldSignWhat        = "signWhat"        // both | response | assertion
 	fieldSignAlg         = "signAlg"         // sha256 | sha512
+	fieldEncrypt         = "encrypt"         // auto | never | always (encryption.go)
+	fieldSignKey         = "signKey"         // current | next (rollover.go)
 )
 
 // DefaultGroupsDelimiter joins the groups of a "joined" login when the form
@@ -64,22 +66,43 @@ var signAlgs = []option{
 	{"sha512", "RSA-SHA512", dsig.RSASHA512SignatureMethod},
 }
 
+var encryptChoices = []option{
+	{encryptAuto, "auto — when the SP metadata has an encryption key", ""},
+	{encryptNever, "never — a plain assertion", ""},
+	{encryptAlways, "always — refuse the login if the SP has no key", ""},
+}
+
+var signKeys = []option{
+	{signKeyCurrent, "current signing key", ""},
+	{signKeyNext, "next key (certificate rollover)", ""},
+}
+
 // loginOptions are the per-login options, as submitted (blank = default).
+// The scenario API's queued logins (queue.go) decode them from JSON by these
+// tags and copy every non-zero field over the form's, so an option added
+// here (with a json tag named like its form field) is queueable with no
+// other change.
 type loginOptions struct {
-	NameIDFormat    string
-	GroupsMode      string
-	GroupsDelimiter string
-	GroupNameFormat string
-	SignWhat        string
-	SignAlg         string
+	NameIDFormat    string `json:"nameIDFormat,omitempty"`
+	GroupsMode      string `json:"groupsMode,omitempty"`
+	GroupsDelimiter string `json:"groupsDelimiter,omitempty"`
+	GroupNameFormat string `json:"groupNameFormat,omitempty"`
+	SignWhat        string `json:"signWhat,omitempty"`
+	SignAlg         string `json:"signAlg,omitempty"`
+	Encrypt         string `json:"encrypt,omitempty"`
+	SignKey         string `json:"signKey,omitempty"`
+	// Flavour and GroupFormat shape the response like an IdP product
+	// (flavour.go); the other options, when set, win over the flavour's.
+	Flavour     string `json:"flavour,omitempty"`
+	GroupFormat string `json:"groupFormat,omitempty"`
 }
 
 // optionChoices is what the login template offers.
 type optionChoices struct {
-	NameIDFormats, GroupsModes, GroupNameFormats, SignWhats, SignAlgs []option
+	NameIDFormats, GroupsModes, GroupNameFormats, SignWhats, SignAlgs, Encrypts, SignKeys []option
 }
 
-var loginOptionChoices = optionChoices{nameIDFormats, groupsModes, attrNameFormats, signWhats, signAlgs}
+var loginOptionChoices = optionChoices{nameIDFormats, groupsModes, attrNameFormats, signWhats, signAlgs, encryptChoices, signKeys}
 
 func lookupOption(list []option, v, def string) (option, bool) {
 	if v == "" {
@@ -103,12 +126,15 @@ type resolvedOptions struct {
 	SignAssertion   bool
 	SignResponse    bool
 	SignatureMethod string // URI
+	Encrypt         string // encryptAuto | encryptNever | encryptAlways
+	SignKey         string // signKeyCurrent | signKeyNext
 }
 
 // isDefault reports whether the response can be built exactly as before
 // the options existed (crewjam's own WriteResponse).
 func (o resolvedOptions) isDefault() bool {
-	return o.SignAssertion && o.SignResponse && o.SignatureMethod == dsig.RSASHA256SignatureMethod
+	return o.SignAssertion && o.SignResponse && o.SignatureMethod == dsig.RSASHA256SignatureMethod &&
+		o.Encrypt == encryptAuto && o.SignKey == signKeyCurrent
 }
 
 // resolve checks the options; the message is for the person.
@@ -140,12 +166,20 @@ func (f loginOptions) resolve() (resolvedOptions, string) {
 		return r, "Unknown signature algorithm " + f.SignAlg + " (sha256 or sha512)."
 	}
 	r.SignatureMethod = o.URI
+	if o, ok = lookupOption(encryptChoices, f.Encrypt, encryptAuto); !ok {
+		return r, "Unknown encryption choice " + f.Encrypt + " (auto, never or always)."
+	}
+	r.Encrypt = o.Value
+	if o, ok = lookupOption(signKeys, f.SignKey, signKeyCurrent); !ok {
+		return r, "Unknown signing key " + f.SignKey + " (current or next)."
+	}
+	r.SignKey = o.Value
 	return r, ""
 }
 
 // writeWithOptions sends the response signed as opts say: the assertion,
-// the response or both, with opts.SignatureMethod. Encryption (when the SP
-// has an encryption key) is crewjam's, as for a default login.
+// the response or both, with opts.SignatureMethod and the key opts.SignKey
+// names, the assertion encrypted as opts.Encrypt says (encryption.go).
 func (s *Server) writeWithOptions(w http.ResponseWriter, req *saml.IdpAuthnRequest, opts resolvedOptions) error {
 	if req.Assertion == nil || req.ACSEndpoint == nil {
 		return errors.New("mockidp: the request has no assertion or ACS endpoint")
@@ -155,11 +189,19 @@ func (s *Server) writeWithOptions(w http.ResponseWriter, req *saml.IdpAuthnReque
 	}
 	// A copy of the IdP differing only in SignatureMethod: crewjam signs
 	// with req.IDP's settings, and the shared one must not change.
+	key, cert, err := s.signingPair(opts.SignKey)
+	if err != nil {
+		return err
+	}
 	idp := *s.idp
 	idp.SignatureMethod = opts.SignatureMethod
+	idp.Key, idp.Certificate = key, cert
 	req.IDP = &idp
+	if req.SPSSODescriptor, err = spDescriptorForEncryption(req.SPSSODescriptor, opts.Encrypt); err != nil {
+		return err
+	}
 
-	if err := req.MakeAssertionEl(); err != nil { // signed, encrypted if the SP has a key
+	if err := req.MakeAssertionEl(); err != nil { // signed, encrypted if the descriptor has a key
 		return err
 	}
 	if !opts.SignAssertion {
@@ -181,7 +223,7 @@ func (s *Server) writeWithOptions(w http.ResponseWriter, req *saml.IdpAuthnReque
 	el := resp.Element()
 	el.AddChild(req.AssertionEl)
 	if opts.SignResponse {
-		ctx, err := signingContext(s.cfg.Key, []*x509.Certificate{s.cfg.Certificate}, opts.SignatureMethod)
+		ctx, err := signingContext(key, []*x509.Certificate{cert}, opts.SignatureMethod)
 		if err != nil {
 			return err
 		}

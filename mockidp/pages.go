@@ -2,7 +2,6 @@ package mockidp
 
 import (
 	"bytes"
-	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -63,6 +62,8 @@ type loginPage struct {
 	DefaultAttr  string
 	Faults       []Fault
 	Choices      optionChoices
+	Flavours     []flavourChoice // flavour.go
+	GroupFormats []option
 }
 
 var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
@@ -95,7 +96,15 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 <p class="hint">Empty attributes are left out of the assertion.</p>
 <h2>Options for this login</h2>
 <div class="grid" id="login-options">
+<label for="flavour">IdP flavour</label><select id="flavour" name="flavour">
+{{range .Flavours}}<option value="{{.ID}}" data-group-attribute="{{.GroupAttribute}}"{{if eq .ID $.Form.Options.Flavour}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+<label for="groupFormat">Send each group as</label><select id="groupFormat" name="groupFormat">
+<option value=""{{if eq "" $.Form.Options.GroupFormat}} selected{{end}}>flavour default</option>
+{{range .GroupFormats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.GroupFormat}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
 <label for="nameIDFormat">NameID format</label><select id="nameIDFormat" name="nameIDFormat">
+<option value=""{{if eq "" $.Form.Options.NameIDFormat}} selected{{end}}>flavour default</option>
 {{range .Choices.NameIDFormats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.NameIDFormat}} selected{{end}}>{{.Label}}</option>
 {{end}}</select>
 <label for="groupsMode">Send groups as</label><select id="groupsMode" name="groupsMode">
@@ -103,16 +112,26 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 {{end}}</select>
 <label for="groupsDelimiter">Delimiter (joined)</label><input type="text" id="groupsDelimiter" name="groupsDelimiter" value="{{.Form.Options.GroupsDelimiter}}" placeholder="," autocomplete="off">
 <label for="groupNameFormat">Group attribute NameFormat</label><select id="groupNameFormat" name="groupNameFormat">
+<option value=""{{if eq "" $.Form.Options.GroupNameFormat}} selected{{end}}>flavour default</option>
 {{range .Choices.GroupNameFormats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.GroupNameFormat}} selected{{end}}>{{.Label}} ({{.URI}})</option>
 {{end}}</select>
 <label for="signWhat">Sign</label><select id="signWhat" name="signWhat">
+<option value=""{{if eq "" $.Form.Options.SignWhat}} selected{{end}}>flavour default</option>
 {{range .Choices.SignWhats}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.SignWhat}} selected{{end}}>{{.Label}}</option>
 {{end}}</select>
 <label for="signAlg">Signature algorithm</label><select id="signAlg" name="signAlg">
+<option value=""{{if eq "" $.Form.Options.SignAlg}} selected{{end}}>flavour default</option>
 {{range .Choices.SignAlgs}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.SignAlg}} selected{{end}}>{{.Label}}</option>
 {{end}}</select>
+<label for="encrypt">Encrypt the assertion</label><select id="encrypt" name="encrypt">
+{{range .Choices.Encrypts}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.Encrypt}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
+<label for="signKey">Signing key</label><select id="signKey" name="signKey">
+{{range .Choices.SignKeys}}<option value="{{.Value}}"{{if eq .Value $.Form.Options.SignKey}} selected{{end}}>{{.Label}}</option>
+{{end}}</select>
 </div>
-<p class="hint">The options apply to persona logins too. Joined groups are one attribute value (the delimiter defaults to a comma); the NameID value is the username in every format.</p>
+<p class="hint">The IdP flavour shapes the response the way that product does by default (attribute names, group format, NameID format, signing; see the README). An option set here wins over the flavour's default; choosing a flavour also puts its group attribute name in the field above, unless you changed it.</p>
+<p class="hint">The options apply to persona logins too. Joined groups are one attribute value (the delimiter defaults to a comma); the NameID value is the username, except that a transient NameID is a fresh random value at every login.</p>
 <div class="grid"><label for="fault">Fault</label><select id="fault" name="fault">
 <option value="">none — a normal, valid response</option>
 {{range .Faults}}<option value="{{.Name}}"{{if eq .Name $.Form.Fault}} selected{{end}}>{{.Name}} ({{.Requirement}}, {{.Expect}}) — {{.Description}}</option>
@@ -145,6 +164,14 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
       document.getElementById('username').focus();
     });
   });
+  // A flavour brings its group attribute name, unless the person typed another.
+  var flavour = document.getElementById('flavour'), groupAttr = document.getElementById('groupAttribute');
+  var flavourAttr = function () { return flavour.selectedOptions[0] ? flavour.selectedOptions[0].dataset.groupAttribute : ''; };
+  var lastAttr = flavourAttr();
+  flavour.addEventListener('change', function () {
+    if (groupAttr.value === '' || groupAttr.value === lastAttr) { groupAttr.value = flavourAttr(); }
+    lastAttr = flavourAttr();
+  });
 })();
 </script>
 {{end}}`)
@@ -159,6 +186,7 @@ type homePage struct {
 	GroupAttr    string
 	LogURL       string
 	LogJSONURL   string
+	SPsURL       string
 	Certificate  string
 	ResponseLogN int
 }
@@ -175,31 +203,43 @@ Default group attribute: <code>{{.GroupAttr}}</code></p>
 <h2>Service providers</h2>
 {{if .SPs}}<ul id="sps">{{range .SPs}}<li><code>{{.EntityID}}</code> — <a class="initiate" href="{{.InitiateURL}}">IdP-initiated login</a></li>{{end}}</ul>
 {{else}}<p class="muted">No service provider is registered.</p>{{end}}
+<p><a id="sps-link" href="{{.SPsURL}}">Register or remove service providers</a></p>
 <h2>Personas</h2>
 {{if .Personas}}<table id="personas-table"><tr><th>ID</th><th>NameID</th><th>Name</th><th>email</th><th>shortName</th><th>Groups</th></tr>
 {{range .Personas}}<tr><td>{{.ID}}</td><td>{{.NameID}}</td><td>{{.FirstName}} {{.LastName}}</td><td>{{.Email}}</td><td>{{.ShortName}}</td><td>{{range $i, $g := .Groups}}{{if $i}}<br>{{end}}{{$g}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No personas.</p>{{end}}
 <h2>Responses</h2>
 <p><a id="log-link" href="{{.LogURL}}">Response log</a> ({{.ResponseLogN}}) · <a href="{{.LogJSONURL}}">JSON</a></p>
+<p class="muted">Scripts drive the IdP through the scenario API under <code>/api/</code> (personas, service providers, the next login of a user, this log; see the README).</p>
 <details><summary>Signing certificate</summary><pre>{{.Certificate}}</pre></details>
 {{end}}`)
 
 var logTemplate = pageTemplate(`{{define "title"}}Response log — Mock IdP{{end}}
 {{define "main"}}
 <h1>Response log</h1>
-<p class="muted">Newest first; the last 200 responses are kept. <a href="{{.Home}}">Home</a></p>
-{{range .Entries}}<section class="entry">
-<h2>{{.Time.Format "2006-01-02 15:04:05.000 MST"}} — <code>{{.SP}}</code></h2>
+<p class="muted">Newest first; the last 200 responses are kept. <a id="log-download" href="{{.Prefix}}/log.json" download>Download the log (JSON)</a> · <a href="{{.Home}}">Home</a></p>
+{{range .Entries}}<section class="entry" id="entry-{{.ID}}" data-id="{{.ID}}">
+<h2>{{.Time.Format "2006-01-02 15:04:05.000 MST"}} — {{if eq .Kind "logout"}}<span class="kind-logout">logout</span> — {{end}}<code>{{.SP}}</code></h2>
 <table>
 <tr><th>NameID</th><td class="nameid">{{.NameID}}</td></tr>
+{{if and .User (ne .User .NameID)}}<tr><th>Signed in as</th><td class="user">{{.User}}</td></tr>{{end}}
 <tr><th>Status</th><td>{{.Status}}</td></tr>
 <tr><th>InResponseTo</th><td>{{if .InResponseTo}}{{.InResponseTo}}{{else}}(IdP-initiated){{end}}</td></tr>
-<tr><th>ACS</th><td>{{.ACS}}</td></tr>
+<tr><th>{{if eq .Kind "logout"}}SingleLogoutService{{else}}ACS{{end}}</th><td>{{.ACS}}</td></tr>
+{{if .EncryptOption}}<tr><th>Options</th><td class="options">encrypt {{.EncryptOption}}{{if .Encrypted}} (encrypted){{else}} (plain){{end}}; signing key {{.SigningKey}}</td></tr>{{end}}
 {{if .Persona}}<tr><th>Persona</th><td>{{.Persona}}</td></tr>{{end}}
+{{with .Options}}<tr><th>Login options</th><td class="login-options" data-source="{{.Source}}">from the <strong class="options-source">{{if eq .Source "queue"}}queued login (API){{else}}login form{{end}}</strong>;
+NameID format <code class="opt-nameid-format">{{.NameIDFormat}}</code>; groups <span class="opt-groups-mode">{{.GroupsMode}}</span>{{if .GroupsDelimiter}} joined by <code class="opt-groups-delimiter">{{.GroupsDelimiter}}</code>{{end}}, NameFormat <code class="opt-group-nameformat">{{.GroupNameFormat}}</code>;
+signed: <span class="opt-sign">{{.Sign}}</span> with <code class="opt-signature-method">{{.SignatureMethod}}</code></td></tr>{{end}}
+{{if .Fault}}<tr><th>Fault</th><td class="fault">{{.Fault}}</td></tr>{{end}}
+{{if .Flavour}}<tr><th>IdP flavour</th><td class="flavour">{{.Flavour}}</td></tr>{{end}}
 <tr><th>Groups{{if .GroupAttribute}} ({{.GroupAttribute}}){{end}}</th><td class="groups">{{range $i, $g := .Groups}}{{if $i}}<br>{{end}}“{{$g}}”{{else}}(none){{end}}</td></tr>
 </table>
 <details open><summary>Response XML{{if .Encrypted}} (the assertion is encrypted for the SP){{end}}</summary><pre class="response-xml">{{.ResponseXML}}</pre></details>
 {{if and .Encrypted .AssertionXML}}<details><summary>Assertion XML, before encryption</summary><pre class="assertion-xml">{{.AssertionXML}}</pre></details>{{end}}
+{{if .RequestXML}}<details><summary>AuthnRequest XML, as the SP sent it</summary><pre class="request-xml">{{.RequestXML}}</pre></details>{{end}}
+<p class="downloads"><a class="download-response" href="{{$.Prefix}}/log/{{.ID}}/response.xml" download>response.xml</a>{{if or .RequestXML .LogoutRequestXML}} · <a class="download-request" href="{{$.Prefix}}/log/{{.ID}}/request.xml" download>request.xml</a>{{end}} · <a class="entry-json" href="{{$.Prefix}}/api/log/{{.ID}}">JSON</a></p>
+{{if .LogoutRequestXML}}<details open><summary>LogoutRequest XML, as the SP sent it</summary><pre class="logout-request-xml">{{.LogoutRequestXML}}</pre></details>{{end}}
 </section>
 {{else}}<p>No responses yet.</p>{{end}}
 {{end}}`)
@@ -245,10 +285,11 @@ func (s *Server) serveHome(w http.ResponseWriter, _ *http.Request) {
 		MetadataURL:  s.MetadataURL(),
 		SSOURL:       s.SSOURL(),
 		TrustAnySP:   s.cfg.TrustAnySP,
-		Personas:     s.cfg.Personas,
+		Personas:     s.personas.list(),
 		GroupAttr:    s.groupAttr,
 		LogURL:       s.prefix + "/log",
 		LogJSONURL:   s.prefix + "/api/log",
+		SPsURL:       s.prefix + "/sps",
 		Certificate:  s.CertificatePEM(),
 		ResponseLogN: len(s.Log()),
 	}
@@ -265,13 +306,6 @@ func (s *Server) serveLog(w http.ResponseWriter, _ *http.Request) {
 	s.render(w, http.StatusOK, logTemplate, struct {
 		Entries []LoggedResponse
 		Home    string
-	}{entries, s.prefix + "/"})
-}
-
-func (s *Server) serveLogJSON(w http.ResponseWriter, _ *http.Request) {
-	setNoStore(w)
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(s.Log())
+		Prefix  string
+	}{entries, s.prefix + "/", s.prefix})
 }

@@ -40,6 +40,11 @@ type Options struct {
 	Now            func() time.Time
 	Logger         *slog.Logger
 	Mutation       *refsp.Mutation // tests only: a deliberately broken SP
+	// Rollover gives the IdP a next key pair (kept in DataDir/mockidp like
+	// the current one), announced in its metadata as a second signing
+	// certificate. The SP keeps trusting the current certificate only
+	// until its settings name both (see RolloverCertificatesPEM).
+	Rollover bool
 }
 
 // Stack is a running IdP + SP pair.
@@ -102,10 +107,21 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return fail(fmt.Errorf("idp key pair: %w", err))
 	}
-	s.IdP, err = mockidp.New(mockidp.Config{
+	idpCfg := mockidp.Config{
 		BaseURL: s.IdPURL, Key: idpPair.Key, Certificate: idpPair.Certificate, Personas: personas,
 		GroupAttribute: opts.GroupAttribute, Now: opts.Now, Logger: opts.Logger.With("server", "mockidp"),
-	})
+		// SP metadata URLs given on the IdP's /sps page or API: the SP's
+		// certificate comes from the run's CA.
+		MetadataClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: opts.CA.Pool()}}},
+	}
+	if opts.Rollover {
+		next, err := keypair.LoadOrCreate(filepath.Join(opts.DataDir, "mockidp"), "idp-signing-next", "hmpconform mock IdP (next)", opts.Now())
+		if err != nil {
+			return fail(fmt.Errorf("idp next key pair: %w", err))
+		}
+		idpCfg.NextKey, idpCfg.NextCertificate = next.Key, next.Certificate
+	}
+	s.IdP, err = mockidp.New(idpCfg)
 	if err != nil {
 		return fail(fmt.Errorf("mock idp: %w", err))
 	}

@@ -124,6 +124,37 @@ func ParseCertificate(text string) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// ParseCertificates accepts one or more PEM certificate blocks (an IdP
+// certificate rollover: both certificates are trusted), or one bare base64
+// DER certificate.
+func ParseCertificates(text string) ([]*x509.Certificate, error) {
+	rest := []byte(strings.TrimSpace(text))
+	if block, _ := pem.Decode(rest); block == nil {
+		cert, err := ParseCertificate(text)
+		if err != nil {
+			return nil, err
+		}
+		return []*x509.Certificate{cert}, nil
+	}
+	var certs []*x509.Certificate
+	for len(strings.TrimSpace(string(rest))) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("text after the last PEM block is not a certificate")
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block is %q, not CERTIFICATE", block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, cert)
+	}
+	return certs, nil
+}
+
 // serviceProvider builds the crewjam SP for one request from the saved
 // settings, with the clock frozen at now.
 func (s *SP) serviceProvider(cfg settings.Settings, now time.Time) (*saml.ServiceProvider, error) {
@@ -152,31 +183,41 @@ func (s *SP) serviceProvider(cfg settings.Settings, now time.Time) (*saml.Servic
 			sp.SignatureMethod = dsig.RSASHA512SignatureMethod
 		}
 	}
+	applyLogoutSettings(sp, s.SLOURL(), cfg) // slo.go
 	if cfg.IdPCertificatePEM != "" {
-		cert, err := ParseCertificate(cfg.IdPCertificatePEM)
+		certs, err := ParseCertificates(cfg.IdPCertificatePEM)
 		if err != nil {
 			return nil, fmt.Errorf("idp certificate: %w", err)
 		}
-		sp.IDPMetadata = idpMetadata(cfg, cert)
+		sp.IDPMetadata = idpMetadata(cfg, certs)
 	}
 	return sp, nil
 }
 
-func idpMetadata(cfg settings.Settings, cert *x509.Certificate) *saml.EntityDescriptor {
-	keyDescriptor := saml.KeyDescriptor{
-		Use: "signing",
-		KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{{
-			Data: base64.StdEncoding.EncodeToString(cert.Raw),
-		}}}},
+// idpMetadata is the IdP as the settings describe it: one signing
+// KeyDescriptor per trusted certificate (crewjam accepts a signature by
+// any of them), and the SSO and SLO endpoints when set.
+func idpMetadata(cfg settings.Settings, certs []*x509.Certificate) *saml.EntityDescriptor {
+	var keyDescriptors []saml.KeyDescriptor
+	for _, cert := range certs {
+		keyDescriptors = append(keyDescriptors, saml.KeyDescriptor{
+			Use: "signing",
+			KeyInfo: saml.KeyInfo{X509Data: saml.X509Data{X509Certificates: []saml.X509Certificate{{
+				Data: base64.StdEncoding.EncodeToString(cert.Raw),
+			}}}},
+		})
 	}
 	desc := saml.IDPSSODescriptor{
 		SSODescriptor: saml.SSODescriptor{RoleDescriptor: saml.RoleDescriptor{
 			ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
-			KeyDescriptors:             []saml.KeyDescriptor{keyDescriptor},
+			KeyDescriptors:             keyDescriptors,
 		}},
 	}
 	if cfg.SSOURL != "" {
 		desc.SingleSignOnServices = []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: cfg.SSOURL}}
+	}
+	if cfg.SLOURL != "" {
+		desc.SingleLogoutServices = []saml.Endpoint{{Binding: saml.HTTPRedirectBinding, Location: cfg.SLOURL}}
 	}
 	return &saml.EntityDescriptor{EntityID: cfg.IdPEntityID, IDPSSODescriptors: []saml.IDPSSODescriptor{desc}}
 }
@@ -242,23 +283,38 @@ func (s *SP) AuthnRedirect(ctx context.Context, cfg settings.Settings, relayStat
 // Verify checks a base64 SAMLResponse posted to the ACS and returns the
 // assertion's subject and attributes. Every refusal is a *RefusalError.
 func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse string) (jit.Assertion, error) {
+	a, _, err := s.VerifyLogin(ctx, cfg, samlResponse)
+	return a, err
+}
+
+// VerifyLogin is Verify that also returns the assertion's subject as a
+// session records it for Single Logout (NameID, its format, SessionIndex).
+func (s *SP) VerifyLogin(ctx context.Context, cfg settings.Settings, samlResponse string) (jit.Assertion, store.SSOSubject, error) {
+	a, err := s.verify(ctx, cfg, samlResponse)
+	if err != nil {
+		return jit.Assertion{}, store.SSOSubject{}, err
+	}
+	return toJIT(a), subjectOf(a), nil
+}
+
+func (s *SP) verify(ctx context.Context, cfg settings.Settings, samlResponse string) (*saml.Assertion, error) {
 	if cfg.Mode != settings.ModeJIT {
-		return jit.Assertion{}, refuse(CodeSSODisabled, "single sign-on is not enabled on this system", errors.New("mode is not jit"))
+		return nil, refuse(CodeSSODisabled, "single sign-on is not enabled on this system", errors.New("mode is not jit"))
 	}
 	if strings.TrimSpace(samlResponse) == "" {
-		return jit.Assertion{}, refuse(CodeMissingResponse, "no SAMLResponse was posted", errors.New("empty SAMLResponse"))
+		return nil, refuse(CodeMissingResponse, "no SAMLResponse was posted", errors.New("empty SAMLResponse"))
 	}
 	if base64.StdEncoding.DecodedLen(len(samlResponse)) > MaxResponseBytes {
-		return jit.Assertion{}, refuse(CodeTooLarge, "the SAML response is too large", fmt.Errorf("%d base64 bytes", len(samlResponse)))
+		return nil, refuse(CodeTooLarge, "the SAML response is too large", fmt.Errorf("%d base64 bytes", len(samlResponse)))
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(samlResponse), ""))
 	if err != nil {
-		return jit.Assertion{}, refuse(CodeMalformed, "the SAML response is not valid base64", err)
+		return nil, refuse(CodeMalformed, "the SAML response is not valid base64", err)
 	}
 	now := s.Now()
 	sp, err := s.serviceProvider(cfg, now)
 	if err != nil || sp.IDPMetadata == nil {
-		return jit.Assertion{}, refuse(CodeMisconfigured, "single sign-on is not fully configured (IdP certificate)", err)
+		return nil, refuse(CodeMisconfigured, "single sign-on is not fully configured (IdP certificate)", err)
 	}
 	// Request IDs live in the store, not in a cookie: the ACS POST comes
 	// from another site, where SameSite cookies are not sent.
@@ -278,25 +334,25 @@ func (s *SP) Verify(ctx context.Context, cfg settings.Settings, samlResponse str
 	// SEC-XML: crewjam (through etree) reads the first of several root
 	// elements and ignores the rest; a document must have exactly one.
 	if err := singleRoot(raw); err != nil {
-		return jit.Assertion{}, refuse(CodeMalformed, "the SAML response is malformed", err)
+		return nil, refuse(CodeMalformed, "the SAML response is malformed", err)
 	}
 	// crewjam returns the first of several assertions in a signed response:
 	// HMP must refuse any response that carries more than one. Counted
 	// before verification so a refused response uses up nothing; XML that
 	// does not parse is left to crewjam to classify.
 	if n, err := countAssertions(raw); err == nil && n > 1 {
-		return jit.Assertion{}, refuse(CodeMultipleAssertions, "the response carries more than one assertion", fmt.Errorf("%d assertions", n))
+		return nil, refuse(CodeMultipleAssertions, "the response carries more than one assertion", fmt.Errorf("%d assertions", n))
 	}
 	assertion, err := sp.ParseXMLResponse(raw, nil, s.ACSURL())
 	if err != nil {
-		return jit.Assertion{}, classify(err)
+		return nil, classify(err)
 	}
 	if inResponseTo != "" {
 		if err := s.Store.ConsumeRequest(ctx, inResponseTo, now); err != nil {
-			return jit.Assertion{}, refuse(CodeRequestID, "the response answers a login request that was already used", err)
+			return nil, refuse(CodeRequestID, "the response answers a login request that was already used", err)
 		}
 	}
-	return toJIT(assertion), nil
+	return assertion, nil
 }
 
 func (s *SP) requestKnown(ctx context.Context, id string, now time.Time) bool {

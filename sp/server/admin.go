@@ -53,6 +53,7 @@ func settingsFromForm(r *http.Request) settings.Settings {
 	return settings.Settings{
 		Mode:                settings.Mode(f("mode")),
 		SSOURL:              f("ssoURL"),
+		SLOURL:              f("sloURL"),
 		AudienceURI:         f("audienceURI"),
 		IdPEntityID:         f("idpEntityID"),
 		IdPCertificatePEM:   strings.TrimSpace(r.PostFormValue("idpCertificatePEM")),
@@ -83,6 +84,11 @@ func validateSettings(cfg *settings.Settings, groups []store.Group) fieldErrors 
 			errs["ssoURL"] = "SAML SSO URL must be an absolute http(s) URL, or blank for IdP-initiated login only."
 		}
 	}
+	if cfg.SLOURL != "" {
+		if u, err := url.Parse(cfg.SLOURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs["sloURL"] = "IdP Single Logout URL must be an absolute http(s) URL, or blank for local sign-out only."
+		}
+	}
 	if cfg.SignatureAlgorithm == "" {
 		cfg.SignatureAlgorithm = settings.AlgSHA256
 	}
@@ -96,11 +102,11 @@ func validateSettings(cfg *settings.Settings, groups []store.Group) fieldErrors 
 		if cfg.IdPEntityID == "" {
 			errs["idpEntityID"] = "IdP Entity ID (Issuer) is required in Just-in-Time mode."
 		}
-		if _, err := samlsso.ParseCertificate(cfg.IdPCertificatePEM); err != nil {
+		if _, err := samlsso.ParseCertificates(cfg.IdPCertificatePEM); err != nil {
 			errs["idpCertificatePEM"] = fmt.Sprintf("IdP public certificate: %v.", err)
 		}
 	} else if cfg.IdPCertificatePEM != "" {
-		if _, err := samlsso.ParseCertificate(cfg.IdPCertificatePEM); err != nil {
+		if _, err := samlsso.ParseCertificates(cfg.IdPCertificatePEM); err != nil {
 			errs["idpCertificatePEM"] = fmt.Sprintf("IdP public certificate: %v.", err)
 		}
 	}

@@ -86,15 +86,17 @@ func (s *Server) currentViewer(r *http.Request) *viewer {
 	return v
 }
 
-// startSession creates a server-side session and sets its cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID int64, admin bool) error {
+// startSession creates a server-side session and sets its cookie. sso is
+// the assertion's subject for a session from SSO (zero for a local
+// sign-in), kept for Single Logout.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID int64, admin bool, sso store.SSOSubject) error {
 	raw := make([]byte, 32)
 	if _, err := io.ReadFull(s.cfg.Rand, raw); err != nil {
 		return fmt.Errorf("session token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.cfg.Now()
-	sess := store.Session{TokenHash: hashToken(token), UserID: userID, Admin: admin, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionLifetime)}
+	sess := store.Session{TokenHash: hashToken(token), UserID: userID, Admin: admin, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionLifetime), SSO: sso}
 	if err := s.cfg.Store.CreateSession(r.Context(), sess); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
@@ -195,7 +197,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.throttle.reset(throttleKey)
 	s.throttle.reset(addrKey)
-	if err := s.startSession(w, r, 0, true); err != nil {
+	if err := s.startSession(w, r, 0, true, store.SSOSubject{}); err != nil {
 		s.logErr(r.Context(), "admin session", err)
 		fail(http.StatusInternalServerError, "Sign-in is unavailable.")
 		return
@@ -204,10 +206,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	var sso store.SSOSubject
 	if c, err := r.Cookie(sessionCookie); err == nil {
+		if sess, err := s.cfg.Store.Session(r.Context(), hashToken(c.Value), s.cfg.Now()); err == nil {
+			sso = sess.SSO
+		}
 		_ = s.cfg.Store.DeleteSession(r.Context(), hashToken(c.Value))
 	}
 	clearSessionCookie(w)
+	// A session from SSO is also ended at the IdP when it has an SLO URL
+	// (slo.go); otherwise, and always for haiadmin, sign-out is local.
+	if s.startSingleLogout(w, r, sso) {
+		return
+	}
 	s.render(w, r, http.StatusOK, "signedout.html", nil)
 }
 

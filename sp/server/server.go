@@ -101,6 +101,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+samlsso.ACSPath, s.handleACS)
 	mux.HandleFunc("GET "+samlsso.ACSPath, s.handleACSGet)
 	mux.HandleFunc("GET "+samlsso.MetadataPath, s.handleMetadata)
+	mux.HandleFunc("GET "+samlsso.SLOPath, s.handleSLO)
+	mux.HandleFunc("POST "+samlsso.SLOPath, s.handleSLOPost)
 	mux.HandleFunc("GET /saml/sp-certificate.pem", s.handleSPCertificate)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 

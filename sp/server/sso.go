@@ -102,7 +102,7 @@ func (s *Server) handleACS(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "unavailable", "Settings could not be read.")
 		return
 	}
-	assertion, err := s.saml.Verify(ctx, cfg, r.PostFormValue("SAMLResponse"))
+	assertion, subject, err := s.saml.VerifyLogin(ctx, cfg, r.PostFormValue("SAMLResponse"))
 	if err != nil {
 		s.refuse(w, r, err)
 		return
@@ -131,7 +131,7 @@ func (s *Server) handleACS(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusInternalServerError, "unavailable", "The account could not be saved. Nothing was changed.")
 		return
 	}
-	if err := s.startSession(w, r, user.ID, false); err != nil {
+	if err := s.startSession(w, r, user.ID, false, subject); err != nil {
 		s.logErr(ctx, "user session", err)
 		s.renderError(w, r, http.StatusInternalServerError, "unavailable", "The session could not be started.")
 		return

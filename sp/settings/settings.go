@@ -29,8 +29,13 @@ type Settings struct {
 	// IdPEntityID is the Issuer the SP expects. HMP's page does not show
 	// it; the reference SP needs it to refuse a foreign Issuer.
 	IdPEntityID string `json:"idpEntityID"`
-	// IdPCertificatePEM is the IdP's token-signing certificate.
+	// IdPCertificatePEM is the IdP's token-signing certificate; during an
+	// IdP certificate rollover, several PEM blocks (each is trusted).
 	IdPCertificatePEM string `json:"idpCertificatePEM"`
+	// SLOURL is the IdP's Single Logout endpoint (HTTP-Redirect). HMP's
+	// page has no such field: it is the reference SP's addition. Blank
+	// means sign-out is local only, as before.
+	SLOURL string `json:"sloURL,omitempty"`
 
 	SignRequest        bool   `json:"signRequest"`
 	SignatureAlgorithm string `json:"signatureAlgorithm"`

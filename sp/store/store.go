@@ -59,6 +59,17 @@ type Session struct {
 	Admin     bool
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// SSO is who the IdP said the user is, for Single Logout; zero for a
+	// local sign-in.
+	SSO SSOSubject
+}
+
+// SSOSubject is the subject of the assertion a session was started from:
+// what a LogoutRequest to the IdP must name.
+type SSOSubject struct {
+	NameID       string
+	NameIDFormat string
+	SessionIndex string
 }
 
 // Store is everything the SP persists. Every method is safe for concurrent
@@ -92,6 +103,10 @@ type Store interface {
 	Session(ctx context.Context, tokenHash string, now time.Time) (Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	DeleteUserSessions(ctx context.Context, userID int64) (int, error)
+	// DeleteSSOSessions ends the sessions started from an assertion about
+	// nameID and, when sessionIndexes is not empty, with one of those
+	// SessionIndexes (an IdP-initiated LogoutRequest); it says how many.
+	DeleteSSOSessions(ctx context.Context, nameID string, sessionIndexes []string) (int, error)
 	CountUserSessions(ctx context.Context, userID int64, now time.Time) (int, error)
 
 	// RememberRequest records an AuthnRequest ID the SP issued.

@@ -50,12 +50,10 @@ func (a *Admin) Close() { a.cancel() }
 // SignIn signs in at /login with haiadmin's password.
 func (a *Admin) SignIn() error {
 	err := browser.Run(a.Tab, StepTimeout,
-		chromedp.Navigate(a.env.SPURL(a.env.Pages.Login)),
-		chromedp.WaitVisible(chromedp.ID("login-form")),
-		SetField("username", "haiadmin"),
-		SetField("password", a.env.AdminPassword),
-		ClickAndWaitForLoad("login-submit"),
-		chromedp.WaitVisible(chromedp.ID("admin-nav")),
+		Open(a.env.SPURL(a.env.Pages.Login), "#login-form"),
+		SetFields([2]string{"username", "haiadmin"}, [2]string{"password", a.env.AdminPassword}),
+		ClickAndWaitFor("login-submit", "#admin-nav"),
+		WaitForVisible("admin-nav"),
 	)
 	if err != nil {
 		return fmt.Errorf("sign in as haiadmin: %w", err)
@@ -64,21 +62,24 @@ func (a *Admin) SignIn() error {
 }
 
 // open navigates to an admin page, signing in again if the session ended.
+// It waits for the page's element readyID, or for the sign-in form, not
+// for the load event.
 func (a *Admin) open(path, readyID string) error {
-	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(path))); err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+	ready := "#" + cssEscapeID(readyID)
+	loc, err := browser.Get(a.Tab, StepTimeout, openAt(a.env.SPURL(path), ready+", #login-form"))
+	if err != nil {
+		return fmt.Errorf("open %s: no #%s: %w", path, readyID, err)
 	}
-	loc, _ := browser.Location(a.Tab)
 	if strings.Contains(loc, a.env.Pages.Login) {
 		if err := a.SignIn(); err != nil {
 			return err
 		}
-		if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(path))); err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+		if err := browser.Run(a.Tab, StepTimeout, Open(a.env.SPURL(path), ready)); err != nil {
+			return fmt.Errorf("open %s: no #%s: %w", path, readyID, err)
 		}
 	}
-	if err := browser.Run(a.Tab, StepTimeout, chromedp.WaitVisible(chromedp.ID(readyID))); err != nil {
-		return fmt.Errorf("open %s: no #%s: %w", path, readyID, err)
+	if err := browser.Run(a.Tab, StepTimeout, WaitForVisible(readyID)); err != nil {
+		return fmt.Errorf("open %s: no visible #%s: %w", path, readyID, err)
 	}
 	return nil
 }
@@ -134,9 +135,12 @@ func (a *Admin) Groups() ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	err := evalJSON(a.Tab, `JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]')).map(tr => tr.dataset.group))`, &names)
+	err := evalJSON(a.Tab, groupNamesJS, &names)
 	return names, err
 }
+
+// groupNamesJS reads the group names on the Groups page.
+const groupNamesJS = `JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]')).map(tr => tr.dataset.group))`
 
 // CreateGroup creates a group with a role through the Groups page.
 func (a *Admin) CreateGroup(name, role string) error {
@@ -144,17 +148,17 @@ func (a *Admin) CreateGroup(name, role string) error {
 		return err
 	}
 	err := browser.Run(a.Tab, StepTimeout,
-		SetField("group-name", name),
-		SetField("group-role", role),
-		ClickAndWaitForLoad("create-group-submit"),
-		chromedp.WaitVisible(chromedp.ID("groups")),
+		SetFields([2]string{"group-name", name}, [2]string{"group-role", role}),
+		ClickAndWaitFor("create-group-submit", "#groups"),
+		WaitForVisible("groups"),
 	)
 	if err != nil {
 		return fmt.Errorf("create group %q: %w", name, err)
 	}
-	names, err := a.Groups()
-	if err != nil {
-		return err
+	// The page the form led to is the Groups page: read it there.
+	var names []string
+	if err := evalJSON(a.Tab, groupNamesJS, &names); err != nil {
+		return fmt.Errorf("create group %q: read the Groups page: %w", name, err)
 	}
 	for _, n := range names {
 		if n == name {
@@ -183,23 +187,28 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 	if err := a.open(a.env.Pages.Settings, "settings-form"); err != nil {
 		return SettingsResult{}, err
 	}
+	// One evaluation for the text fields and one for the checkboxes,
+	// instead of a round trip per field.
+	var values [][2]string
+	checks := map[string]bool{}
 	for id, v := range fields {
-		var step chromedp.Action[chromedp.Void]
 		switch {
 		case id == "mode":
-			step = chromedp.Click(chromedp.ID("mode-" + v))
+			if err := browser.Run(a.Tab, StepTimeout, Click("mode-"+v)); err != nil {
+				return SettingsResult{}, fmt.Errorf("set %s: %w", id, err)
+			}
 		case v == "on" || v == "off":
-			step = chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById(%q).checked = %v`, id, v == "on"))
+			checks[id] = v == "on"
 		default:
-			step = SetField(id, v)
-		}
-		if err := browser.Run(a.Tab, StepTimeout, step); err != nil {
-			return SettingsResult{}, fmt.Errorf("set %s: %w", id, err)
+			values = append(values, [2]string{id, v})
 		}
 	}
+	if err := browser.Run(a.Tab, StepTimeout, SetFields(values...), setChecked(checks)); err != nil {
+		return SettingsResult{}, fmt.Errorf("set fields: %w", err)
+	}
 	if err := browser.Run(a.Tab, StepTimeout,
-		ClickAndWaitForLoad("save-settings"),
-		chromedp.WaitVisible(chromedp.ID("settings-form")),
+		ClickAndWaitFor("save-settings", "#settings-form"),
+		WaitForVisible("settings-form"),
 	); err != nil {
 		return SettingsResult{}, fmt.Errorf("save settings: %w", err)
 	}
@@ -234,8 +243,8 @@ func (a *Admin) SetUserGroups(userID string, groups []string) error {
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const want = %s.map(s => s.toLowerCase());
 			document.querySelectorAll('#user-groups-form input[name=group]').forEach(cb => {
 				cb.checked = want.includes(cb.parentElement.textContent.trim().toLowerCase()); }); })()`, want)),
-		ClickAndWaitForLoad("save-user-groups"),
-		chromedp.WaitVisible(chromedp.ID("user-title")),
+		ClickAndWaitFor("save-user-groups", "#user-title"),
+		WaitForVisible("user-title"),
 	); err != nil {
 		return fmt.Errorf("set user groups: %w", err)
 	}
@@ -324,7 +333,7 @@ func (a *Admin) ClickUserAction(userID, buttonID string) error {
 // SignedIn reports whether the admin's session is still alive, without
 // signing in again.
 func (a *Admin) SignedIn() (bool, error) {
-	if err := browser.Run(a.Tab, StepTimeout, chromedp.Navigate(a.env.SPURL(a.env.Pages.Users))); err != nil {
+	if err := browser.Run(a.Tab, StepTimeout, Open(a.env.SPURL(a.env.Pages.Users), "body")); err != nil {
 		return false, err
 	}
 	return browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#users') && !!document.querySelector('#admin-nav')`))

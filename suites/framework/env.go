@@ -112,6 +112,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.Stack, err = stack.Start(ctx, stack.Options{
 			DataDir: filepath.Join(dir, "data"), IdPHost: IdPHost, SPHost: SPHost, CA: e.CA,
 			AdminPassword: e.AdminPassword, Logger: logger, Mutation: mutation,
+			// A next IdP key pair, for the certificate rollover specs; the SP
+			// trusts it only when a spec's settings say so.
+			Rollover: true,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("start idp and sp: %w", err))

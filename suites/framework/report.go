@@ -128,6 +128,9 @@ func (e *Env) recordSAML() {
 		if l.Fault != "" {
 			fmt.Fprintf(&b, " · fault %s", l.Fault)
 		}
+		if l.Flavour != "" {
+			fmt.Fprintf(&b, " · IdP flavour %s", l.Flavour)
+		}
 		b.WriteString(" -->\n")
 		b.WriteString(l.ResponseXML)
 		if l.Encrypted && l.AssertionXML != "" {

@@ -79,12 +79,10 @@ func (s *Suite) SignInLocally(password string) (reachedAdmin bool, page string) 
 	GinkgoHelper()
 	u := s.NewUserTab("local-login")
 	Expect(browser.Run(u.Tab, StepTimeout,
-		chromedp.Navigate(s.Env.SPURL(s.Env.Pages.Login)),
-		chromedp.WaitVisible(chromedp.ID("login-form")),
-		SetField("username", "haiadmin"),
-		SetField("password", password),
-		ClickAndWaitForLoad("login-submit"),
-		chromedp.WaitReady(chromedp.CSS("#admin-nav, #login-error")),
+		Open(s.Env.SPURL(s.Env.Pages.Login), "#login-form"),
+		WaitForVisible("login-form"),
+		SetFields([2]string{"username", "haiadmin"}, [2]string{"password", password}),
+		ClickAndWaitFor("login-submit", "#admin-nav, #login-error"),
 	)).To(Succeed())
 	out, err := u.Read()
 	Expect(err).NotTo(HaveOccurred())

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
@@ -54,7 +52,7 @@ func (u *User) Close() { u.cancel() }
 // SignInViaSP opens the SP, which sends the browser to the IdP
 // (SP-initiated); the person fills the IdP's form and signs in.
 func (u *User) SignInViaSP(l Login) (Outcome, error) {
-	if err := browser.Run(u.Tab, StepTimeout, chromedp.Navigate(u.env.SPURL("/"))); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, startNavigation(u.env.SPURL("/"))); err != nil {
 		return Outcome{}, fmt.Errorf("open the SP: %w", err)
 	}
 	return u.fillIdPForm(l)
@@ -64,42 +62,50 @@ func (u *User) SignInViaSP(l Login) (Outcome, error) {
 func (u *User) SignInViaIdP(l Login, relayState string) (Outcome, error) {
 	cfgAudience := u.env.Target.EntityID()
 	url := u.env.IdPURL("/idp/initiate?sp=" + queryEscape(cfgAudience) + "&RelayState=" + queryEscape(relayState))
-	if err := browser.Run(u.Tab, StepTimeout, chromedp.Navigate(url)); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, startNavigation(url)); err != nil {
 		return Outcome{}, fmt.Errorf("open the IdP: %w", err)
 	}
 	return u.fillIdPForm(l)
 }
 
+// fillIdPForm waits for the IdP's login form in the document that the
+// navigation started by startNavigation ends on, fills it and signs in.
 func (u *User) fillIdPForm(l Login) (Outcome, error) {
-	if err := browser.Run(u.Tab, StepTimeout, chromedp.WaitVisible(chromedp.ID("login"))); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, waitInPage("#login", true, true)); err != nil {
 		loc, _ := browser.Location(u.Tab)
 		return Outcome{}, fmt.Errorf("no IdP login form at %s: %w", loc, err)
 	}
-	steps := []chromedp.Action[chromedp.Void]{
-		SetField("username", l.Username),
-		SetField("firstName", l.FirstName),
-		SetField("lastName", l.LastName),
-		SetField("email", l.Email),
-		SetField("shortName", l.ShortName),
-		SetField("groups", strings.Join(l.Groups, "\n")),
+	fields := [][2]string{
+		{"username", l.Username},
+		{"firstName", l.FirstName},
+		{"lastName", l.LastName},
+		{"email", l.Email},
+		{"shortName", l.ShortName},
+		{"groups", strings.Join(l.Groups, "\n")},
 	}
 	if l.GroupAttribute != "" {
-		steps = append(steps, SetField("groupAttribute", l.GroupAttribute))
+		fields = append(fields, [2]string{"groupAttribute", l.GroupAttribute})
 	}
-	if err := browser.Run(u.Tab, StepTimeout, steps...); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, SetFields(fields...)); err != nil {
 		return Outcome{}, fmt.Errorf("fill the IdP form: %w", err)
 	}
 	u.env.Step(u.Tab, "IdP login page, filled in for "+l.Username)
-	if err := browser.Run(u.Tab, StepTimeout, ClickAndWaitForLoad("signin")); err != nil {
-		return Outcome{}, fmt.Errorf("submit the IdP form: %w", err)
+	// Straight on to the SP page that ends the login: no wait for the
+	// load of the IdP's auto-posting page in between.
+	if err := browser.Run(u.Tab, StepTimeout, ClickAndWaitFor("signin", spEndCSS)); err != nil {
+		loc, _ := browser.Location(u.Tab)
+		return Outcome{}, fmt.Errorf("submit the IdP form: the login did not end on an SP page (at %s): %w", loc, err)
 	}
 	return u.WaitForSP()
 }
 
+// spEndCSS matches the SP pages that end a login: signed in, or refused.
+const spEndCSS = "#whoami, #sso-error, #error"
+
 // WaitForSP waits until the browser shows an SP page that ends a login
 // (signed in, or refused) and reads it.
 func (u *User) WaitForSP() (Outcome, error) {
-	if err := browser.Run(u.Tab, StepTimeout, chromedp.WaitReady(chromedp.CSS("#whoami, #sso-error, #error"))); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, WaitForElement(spEndCSS)); err != nil {
 		loc, _ := browser.Location(u.Tab)
 		return Outcome{}, fmt.Errorf("the login did not end on an SP page (at %s): %w", loc, err)
 	}
@@ -132,7 +138,7 @@ func (u *User) Read() (Outcome, error) {
 
 // Visit opens an SP path and reads the page.
 func (u *User) Visit(path string) (Outcome, error) {
-	if err := browser.Run(u.Tab, StepTimeout, chromedp.Navigate(u.env.SPURL(path))); err != nil {
+	if err := browser.Run(u.Tab, StepTimeout, Open(u.env.SPURL(path), "body")); err != nil {
 		return Outcome{}, err
 	}
 	return u.Read()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -39,27 +38,20 @@ func SetField(id, value string) chromedp.Action[chromedp.Void] {
 
 // ClickAndWaitForLoad clicks a submit button by ID and waits until a new
 // document has replaced the current one and finished loading. Waiting for
-// an element instead races: the old page may have the same element.
+// an element instead races: the old page may have the same element. The
+// wait is a promise in the page (see waits.go), not a poll.
 func ClickAndWaitForLoad(id string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		if _, err := chromedp.Evaluate[bool](`window.__hmpconformOld = true`)(ctx, t); err != nil {
+		if _, err := chromedp.Evaluate[bool](`window.`+oldMark+` = true`)(ctx, t); err != nil {
 			return chromedp.Void{}, fmt.Errorf("mark page: %w", err)
 		}
-		if _, err := chromedp.Click(chromedp.ID(id))(ctx, t); err != nil {
-			return chromedp.Void{}, fmt.Errorf("click #%s: %w", id, err)
+		if _, err := Click(id)(ctx, t); err != nil {
+			return chromedp.Void{}, err
 		}
-		for {
-			// Errors are expected while the old document goes away.
-			done, err := chromedp.Evaluate[bool](`window.__hmpconformOld !== true && document.readyState === 'complete'`)(ctx, t)
-			if err == nil && done {
-				return chromedp.Void{}, nil
-			}
-			select {
-			case <-ctx.Done():
-				return chromedp.Void{}, fmt.Errorf("wait for the page after #%s: %w", id, ctx.Err())
-			case <-time.After(25 * time.Millisecond):
-			}
+		if _, err := waitForLoad()(ctx, t); err != nil {
+			return chromedp.Void{}, fmt.Errorf("wait for the page after #%s: %w", id, err)
 		}
+		return chromedp.Void{}, nil
 	}
 }
 

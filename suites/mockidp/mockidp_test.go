@@ -92,6 +92,17 @@ var _ = Describe("The mock IdP", Label("mockidp"), func() {
 			id := suite.NewUserID("fmt-" + strings.ToLower(value))
 			out := signInWith(suite.NewUserTab("nameid"), id, nil, [2]string{"nameIDFormat", value})
 			Expect(out.SignedIn).To(BeTrue(), out.Text)
+			if uri == "urn:oasis:names:tc:SAML:2.0:nameid-format:transient" {
+				// A fresh opaque value per login: the SP's account is named by it.
+				e := lastSentBy(id)
+				Expect(e.NameID).NotTo(Equal(id))
+				Expect(e.NameID).NotTo(BeEmpty())
+				Expect(out.Identifier).To(Equal(e.NameID))
+				again := signInWith(suite.NewUserTab("nameid-again"), id, nil, [2]string{"nameIDFormat", value})
+				Expect(again.SignedIn).To(BeTrue(), again.Text)
+				Expect(lastSentBy(id).NameID).NotTo(Equal(e.NameID), "a transient NameID is new at every login")
+				return
+			}
 			Expect(out.Identifier).To(Equal(id))
 			n := responseDoc(lastSent(id)).FindElement("./Assertion/Subject/NameID")
 			Expect(n).NotTo(BeNil())

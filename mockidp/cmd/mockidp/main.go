@@ -38,7 +38,8 @@ func (l *listFlag) Set(v string) error {
 type options struct {
 	listen, baseURL, dataDir, groupAttr, tlsCert, tlsKey string
 	spMetadata                                           listFlag
-	trustAnySP, spMetadataInsecure, debug                bool
+	spFlavours                                           flavourFlag
+	trustAnySP, spMetadataInsecure, debug, rollover      bool
 }
 
 func main() {
@@ -70,11 +71,14 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", "https://localhost:8443"), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID [MOCKIDP_BASE_URL]")
 	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data/mockidp"), "directory for the signing key pair and the generated TLS certificate [MOCKIDP_DATA_DIR]")
 	fs.StringVar(&o.groupAttr, "group-attribute", env("GROUP_ATTRIBUTE", mockidp.DefaultGroupAttribute), "default name of the multi-valued group attribute [MOCKIDP_GROUP_ATTRIBUTE]")
+	o.spFlavours = flavourFlag{}
+	fs.Var(o.spFlavours, "sp-flavour", "IdP flavour of logins to an SP when the login form names none: entityID=generic|okta|entra|adfs|google|keycloak; repeatable")
 	fs.Var(&o.spMetadata, "sp-metadata", "SP metadata to trust: a file path or an http(s) URL (fetched in the background, with retries); repeatable [MOCKIDP_SP_METADATA, comma-separated]")
 	fs.BoolVar(&o.spMetadataInsecure, "sp-metadata-insecure", envBool("SP_METADATA_INSECURE"), "do not verify TLS certificates when fetching SP metadata [MOCKIDP_SP_METADATA_INSECURE]")
 	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate (PEM); without it a self-signed one is generated in the data dir [MOCKIDP_TLS_CERT]")
 	fs.StringVar(&o.tlsKey, "tls-key", env("TLS_KEY", ""), "TLS private key (PEM) for --tls-cert [MOCKIDP_TLS_KEY]")
 	fs.BoolVar(&o.trustAnySP, "trust-any-sp", envBool("TRUST_ANY_SP"), "development mode: accept AuthnRequests from unregistered SPs and answer at the ACS URL they name [MOCKIDP_TRUST_ANY_SP]")
+	fs.BoolVar(&o.rollover, "rollover", envBool("ROLLOVER"), "certificate rollover: keep a next signing key pair in the data dir (made on first start), announce its certificate in the metadata beside the current one, and offer signing with it per login [MOCKIDP_ROLLOVER]")
 	fs.BoolVar(&o.debug, "debug", envBool("DEBUG"), "debug logging (includes whole SAML responses) [MOCKIDP_DEBUG]")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mockidp [flags]\n\nA mock SAML 2.0 identity provider for testing Just-in-Time provisioning.\n\nFlags:\n")
@@ -118,14 +122,26 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("signing key pair: %w", err)
 	}
-	personas, err := fixtures.Personas()
-	if err != nil {
+	idpCfg := mockidp.Config{
+		BaseURL: base, Key: key, Certificate: cert,
+		GroupAttribute: o.groupAttr, Logger: logger, TrustAnySP: o.trustAnySP,
+		SPFlavours: o.spFlavours,
+	}
+	if o.rollover {
+		if idpCfg.NextKey, idpCfg.NextCertificate, err = mockidp.LoadOrCreateNextKeyPair(o.dataDir, time.Now(), base.Hostname()); err != nil {
+			return fmt.Errorf("next signing key pair: %w", err)
+		}
+	}
+	if idpCfg.Personas, err = fixtures.Personas(); err != nil {
 		return err
 	}
-	idp, err := mockidp.New(mockidp.Config{
-		BaseURL: base, Key: key, Certificate: cert, Personas: personas,
-		GroupAttribute: o.groupAttr, Logger: logger, TrustAnySP: o.trustAnySP,
-	})
+	// client fetches SP metadata named by --sp-metadata, the API or the /sps page.
+	client := &http.Client{Timeout: 30 * time.Second}
+	if o.spMetadataInsecure {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // opt-in, for dev SPs
+	}
+	idpCfg.MetadataClient = client
+	idp, err := mockidp.New(idpCfg)
 	if err != nil {
 		return err
 	}
@@ -136,10 +152,6 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	client := &http.Client{Timeout: 30 * time.Second}
-	if o.spMetadataInsecure {
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // opt-in, for dev SPs
-	}
 	for _, src := range o.spMetadata {
 		if mockidp.IsMetadataURL(src) {
 			go func() { _ = idp.LoadSPMetadataWithRetry(ctx, src, client) }()

@@ -83,6 +83,11 @@ var migrations = []string{
 		id            INTEGER PRIMARY KEY CHECK (id = 1),
 		password_hash BLOB NOT NULL
 	);`,
+	// 2: the SSO subject of a session, for Single Logout.
+	`ALTER TABLE sessions ADD COLUMN sso_name_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN sso_name_id_format TEXT NOT NULL DEFAULT '';
+	ALTER TABLE sessions ADD COLUMN sso_session_index TEXT NOT NULL DEFAULT '';
+	CREATE INDEX sessions_sso_name_id ON sessions(sso_name_id) WHERE sso_name_id != '';`,
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -615,8 +620,10 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 		uid = ss.UserID
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions(token_hash, user_id, admin, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-			ss.TokenHash, uid, ss.Admin, nanos(ss.CreatedAt), nanos(ss.ExpiresAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions(token_hash, user_id, admin, created_at, expires_at,
+			sso_name_id, sso_name_id_format, sso_session_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ss.TokenHash, uid, ss.Admin, nanos(ss.CreatedAt), nanos(ss.ExpiresAt),
+			ss.SSO.NameID, ss.SSO.NameIDFormat, ss.SSO.SessionIndex)
 		return err
 	})
 	if err != nil {
@@ -630,8 +637,10 @@ func (s *Store) Session(ctx context.Context, tokenHash string, now time.Time) (s
 	var ss store.Session
 	var uid sql.NullInt64
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT token_hash, user_id, admin, created_at, expires_at FROM sessions
-		WHERE token_hash = ? AND expires_at > ?`, tokenHash, nanos(now)).Scan(&ss.TokenHash, &uid, &ss.Admin, &created, &expires)
+	err := s.db.QueryRowContext(ctx, `SELECT token_hash, user_id, admin, created_at, expires_at,
+		sso_name_id, sso_name_id_format, sso_session_index FROM sessions
+		WHERE token_hash = ? AND expires_at > ?`, tokenHash, nanos(now)).Scan(&ss.TokenHash, &uid, &ss.Admin, &created, &expires,
+		&ss.SSO.NameID, &ss.SSO.NameIDFormat, &ss.SSO.SessionIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
@@ -668,6 +677,35 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 	})
 	if err != nil {
 		return 0, fmt.Errorf("delete user %d sessions: %w", userID, err)
+	}
+	return int(n), nil
+}
+
+// DeleteSSOSessions ends the sessions started from an assertion about
+// nameID (and one of sessionIndexes, if any) and says how many.
+func (s *Store) DeleteSSOSessions(ctx context.Context, nameID string, sessionIndexes []string) (int, error) {
+	if nameID == "" {
+		return 0, nil // local sessions have no SSO subject
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		q := `DELETE FROM sessions WHERE sso_name_id = ?`
+		args := []any{nameID}
+		if len(sessionIndexes) > 0 {
+			q += ` AND sso_session_index IN (?` + strings.Repeat(`, ?`, len(sessionIndexes)-1) + `)`
+			for _, idx := range sessionIndexes {
+				args = append(args, idx)
+			}
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete sso sessions: %w", err)
 	}
 	return int(n), nil
 }

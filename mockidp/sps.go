@@ -1,0 +1,152 @@
+package mockidp
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/crewjam/saml"
+
+	"github.com/hmpconform/hmpconform/internal/mdsource"
+)
+
+// SPInfo describes a registered service provider (scenario API, /sps).
+type SPInfo struct {
+	EntityID string        `json:"entityID"`
+	ACS      []ACSEndpoint `json:"acs"`
+	// EncryptionKey: the metadata has a certificate usable for encryption,
+	// so assertions to this SP can be encrypted.
+	EncryptionKey bool `json:"encryptionKey"`
+	// Metadata is the SP's metadata as the IdP holds it (single-SP reads).
+	Metadata string `json:"metadata,omitempty"`
+}
+
+// ACSEndpoint is one AssertionConsumerService of an SP.
+type ACSEndpoint struct {
+	Binding  string `json:"binding"`
+	Location string `json:"location"`
+	Index    int    `json:"index"`
+}
+
+func spInfo(md *saml.EntityDescriptor) SPInfo {
+	info := SPInfo{EntityID: md.EntityID, ACS: []ACSEndpoint{}}
+	for _, d := range md.SPSSODescriptors {
+		for _, a := range d.AssertionConsumerServices {
+			info.ACS = append(info.ACS, ACSEndpoint{Binding: a.Binding, Location: a.Location, Index: a.Index})
+		}
+		for _, kd := range d.KeyDescriptors {
+			if (kd.Use == "encryption" || kd.Use == "") && len(kd.KeyInfo.X509Data.X509Certificates) > 0 && kd.KeyInfo.X509Data.X509Certificates[0].Data != "" {
+				info.EncryptionKey = true
+			}
+		}
+	}
+	return info
+}
+
+// spInfos describes the registered SPs, sorted by entity ID.
+func (s *Server) spInfos() []SPInfo {
+	out := []SPInfo{}
+	for _, id := range s.serviceProviders() {
+		if md, ok := s.registeredSP(id); ok {
+			out = append(out, spInfo(md))
+		}
+	}
+	return out
+}
+
+func (s *Server) registeredSP(entityID string) (*saml.EntityDescriptor, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	md, ok := s.sps[entityID]
+	return md, ok
+}
+
+// unregisterSP removes an SP and reports whether it was registered.
+func (s *Server) unregisterSP(entityID string) bool {
+	s.mu.Lock()
+	_, ok := s.sps[entityID]
+	delete(s.sps, entityID)
+	s.mu.Unlock()
+	if ok {
+		s.logger.Info("mockidp: unregistered service provider", "entityID", entityID)
+	}
+	return ok
+}
+
+// checkSP refuses metadata the IdP could not answer: no entity ID, no
+// SPSSODescriptor, or no assertion consumer service with a location.
+func checkSP(md *saml.EntityDescriptor) error {
+	if md.EntityID == "" {
+		return errors.New("mockidp: service provider metadata has no entityID")
+	}
+	if len(md.SPSSODescriptors) == 0 {
+		return fmt.Errorf("mockidp: metadata of %s has no SPSSODescriptor", md.EntityID)
+	}
+	for _, d := range md.SPSSODescriptors {
+		for _, a := range d.AssertionConsumerServices {
+			if a.Location != "" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("mockidp: metadata of %s has no AssertionConsumerService with a Location", md.EntityID)
+}
+
+// registerSPMetadata registers every SP in metadata b (all or none) and
+// returns their entity IDs.
+func (s *Server) registerSPMetadata(b []byte) ([]string, error) {
+	sps, err := parseSPMetadata(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, md := range sps {
+		if err := checkSP(md); err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, 0, len(sps))
+	for _, md := range sps {
+		if err := s.RegisterSP(md); err != nil {
+			return nil, err
+		}
+		ids = append(ids, md.EntityID)
+	}
+	return ids, nil
+}
+
+// errNotURL: the scenario API and the /sps page fetch metadata from http(s)
+// URLs only, never from the IdP's own files.
+var errNotURL = errors.New("the metadata URL must start with http:// or https://")
+
+// registerSPMetadataURL fetches SP metadata from an http(s) URL a user
+// named and registers it.
+func (s *Server) registerSPMetadataURL(ctx context.Context, u string) ([]string, error) {
+	if !mdsource.IsURL(u) {
+		return nil, errNotURL
+	}
+	client := s.cfg.MetadataClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	b, err := mdsource.Read(ctx, u, client, maxMetadataSize)
+	if err != nil {
+		return nil, fmt.Errorf("mockidp: fetch SP metadata %s: %w", u, err)
+	}
+	ids, err := s.registerSPMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s)", err, u)
+	}
+	return ids, nil
+}
+
+// spMetadataXML is md serialized, indented, for reading.
+func spMetadataXML(md *saml.EntityDescriptor) string {
+	b, err := xml.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
