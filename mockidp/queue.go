@@ -160,10 +160,11 @@ func (s *Server) applyQueuedLogin(st *loginState, sp string) {
 	st.taken = &e
 	q := e.Login
 	if q.Persona != "" {
-		// Checked when queued; if it was deleted since, resolve says so.
+		// Checked when queued; if it was deleted since, resolve says so
+		// (and the refused login puts the entry back).
 		p, ok := s.personas.get(q.Persona)
 		if !ok {
-			st.form = loginForm{Persona: q.Persona}
+			st.form.Persona = q.Persona
 			st.queued = true
 			return
 		}

@@ -40,6 +40,9 @@ type Options struct {
 	Now            func() time.Time
 	Logger         *slog.Logger
 	Mutation       *refsp.Mutation // tests only: a deliberately broken SP
+	// PasswordCost is the bcrypt cost of haiadmin's hash (0 = the SP's
+	// default). The suites lower it: they sign haiadmin in many times.
+	PasswordCost int
 	// Rollover gives the IdP a next key pair (kept in DataDir/mockidp like
 	// the current one), announced in its metadata as a second signing
 	// certificate. The SP keeps trusting the current certificate only
@@ -128,6 +131,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s.SP, err = refsp.Open(ctx, refsp.Options{
 		DataDir: filepath.Join(opts.DataDir, "refsp"), BaseURL: s.SPURL, AdminPassword: opts.AdminPassword,
 		Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Mutation: opts.Mutation,
+		PasswordCost: opts.PasswordCost,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("reference sp: %w", err))

@@ -35,6 +35,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Mutation deliberately breaks the SP; only the mutation check sets it.
 	Mutation *Mutation
+	// PasswordCost is the bcrypt cost of the haiadmin hash; 0 means
+	// server.DefaultPasswordCost. Only test stacks lower it.
+	PasswordCost int
 }
 
 // Mutation is a deliberately broken variant of the reference SP, used to
@@ -140,7 +143,11 @@ func ensureAdminPassword(ctx context.Context, st store.Store, opts Options) (gen
 		// A password set from outside makes a kept, generated one stale.
 		_ = os.Remove(filepath.Join(opts.DataDir, PasswordFile))
 	}
-	hash, err := server.HashPassword(pw)
+	cost := opts.PasswordCost
+	if cost == 0 {
+		cost = server.DefaultPasswordCost
+	}
+	hash, err := server.HashPasswordCost(pw, cost)
 	if err != nil {
 		return "", err
 	}

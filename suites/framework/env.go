@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/hmpconform/hmpconform/internal/stack"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
 	"github.com/hmpconform/hmpconform/mockidp"
@@ -115,6 +117,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 			// A next IdP key pair, for the certificate rollover specs; the SP
 			// trusts it only when a spec's settings say so.
 			Rollover: true,
+			// A test password on a throwaway SP: bcrypt's cheapest cost,
+			// since every haiadmin sign-in pays it again.
+			PasswordCost: bcrypt.MinCost,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("start idp and sp: %w", err))
@@ -212,11 +217,17 @@ func mustParseURL(s string) *url.URL {
 
 // Close stops the browser and the servers and removes the temp dir.
 func (e *Env) Close() {
+	t0 := time.Now()
 	if e.Browser != nil {
 		e.Browser.Close()
 	}
+	t1 := time.Now()
 	if e.Stack != nil {
 		_ = e.Stack.Close()
+	}
+	if f, err := os.OpenFile("/tmp/dprof/close.txt", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintf(f, "ZZ browser close %v stack close %v\n", t1.Sub(t0), time.Since(t1))
+		f.Close()
 	}
 	if e.idpOnly != nil {
 		_ = e.idpOnly.Close()

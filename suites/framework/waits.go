@@ -17,8 +17,8 @@ import (
 // of a login's time (see the README's performance section). The steps
 // below wait inside the page instead: one Runtime.evaluate whose promise
 // resolves when the parsed document, or a MutationObserver after that,
-// shows the awaited element, re-issued only when a navigation destroys the document it ran
-// in.
+// shows the awaited element, re-issued only when a navigation destroys
+// the document it ran in.
 
 // oldMark is set on a document that a click is about to replace, so a
 // wait for the next document cannot be satisfied by the old one (which
@@ -74,9 +74,6 @@ func waitInPageAt(css string, visible, fresh bool) chromedp.Action[string] {
 	return func(ctx context.Context, t *chromedp.Target) (string, error) {
 		var last error
 		for {
-			if zzDebug != nil {
-				zzDebug("eval " + css)
-			}
 			href, err := chromedp.Evaluate[string](expr, awaitPromise)(ctx, t)
 			if err == nil {
 				return href, nil
@@ -84,9 +81,6 @@ func waitInPageAt(css string, visible, fresh bool) chromedp.Action[string] {
 			// Expected while documents come and go: "Execution context
 			// was destroyed", "Cannot find default execution context".
 			last = err
-			if zzDebug != nil {
-				zzDebug(err.Error())
-			}
 			select {
 			case <-ctx.Done():
 				return "", fmt.Errorf("wait for %s: %w (last: %v)", css, ctx.Err(), last)
@@ -117,8 +111,6 @@ func waitForLoad() chromedp.Action[chromedp.Void] {
 		}
 	}
 }
-
-var zzDebug func(string)
 
 func awaitPromise(p *runtime.EvaluateParams) { p.AwaitPromise = new(true) }
 

@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -122,25 +120,7 @@ func flags(opts Options) []flag {
 	fs = append(fs,
 		flag{"disable-quic", true},
 		flag{"window-size", fmt.Sprintf("%d,%d", windowWidth, windowHeight)},
-		// One renderer process per tab instead of one per site: a login
-		// crosses sites three times (SP, IdP, SP) and each crossing started
-		// a renderer process, a large share of a login's time on a busy
-		// machine. Cookies, TLS and the SAML exchange are unchanged; the
-		// process boundary only hardens a browser against hostile pages.
-		flag{"disable-site-isolation-trials", true},
-		flag{"disable-features", "IsolateOrigins,site-per-process"},
 	)
-	for _, f := range strings.Split(os.Getenv("ZZFLAGS"), " ") {
-		if f == "" {
-			continue
-		}
-		n, v, ok := strings.Cut(f, "=")
-		if ok {
-			fs = append(fs, flag{n, v})
-		} else {
-			fs = append(fs, flag{n, true})
-		}
-	}
 	return fs
 }
 
@@ -234,25 +214,7 @@ func (b *Browser) NewTab(parent context.Context) (context.Context, context.Cance
 func Run(tab context.Context, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) error {
 	ctx, cancel := context.WithTimeout(tab, timeout)
 	defer cancel()
-	defer zzTrace(time.Now())
 	return chromedp.Do(ctx, actions...)
-}
-
-func zzTrace(start time.Time) {
-	if os.Getenv("ZZTRACE") == "" {
-		return
-	}
-	var b strings.Builder
-	for i := 2; i < 6; i++ {
-		_, file, line, ok := runtime.Caller(i)
-		if !ok {
-			break
-		}
-		fmt.Fprintf(&b, " %s:%d", filepath.Base(file), line)
-	}
-	f, _ := os.OpenFile(os.Getenv("ZZTRACE"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	fmt.Fprintf(f, "%s %7.1f%s\n", start.Format("15:04:05.000"), float64(time.Since(start).Microseconds())/1000, b.String())
-	f.Close()
 }
 
 // Get runs one action that returns a value, with the same timeout rule as
@@ -262,7 +224,6 @@ func zzTrace(start time.Time) {
 func Get[T any](tab context.Context, timeout time.Duration, action chromedp.Action[T]) (T, error) {
 	ctx, cancel := context.WithTimeout(tab, timeout)
 	defer cancel()
-	defer zzTrace(time.Now())
 	return chromedp.Run(ctx, action)
 }
 

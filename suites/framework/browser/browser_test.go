@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +103,6 @@ func TestFlags(t *testing.T) {
 		"host-resolver-rules":                 "MAP *.test 127.0.0.1",
 		"ignore-certificate-errors-spki-list": "a,b",
 		"disable-quic":                        true, "window-size": "1280,900",
-		"disable-site-isolation-trials": true, "disable-features": "IsolateOrigins,site-per-process",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("flags:\n got %v\nwant %v", got, want)
@@ -310,5 +310,33 @@ func TestCrossSiteFormPost(t *testing.T) {
 	}
 	if loc, err := Location(tab); err != nil || loc != bSite.url("/acs") {
 		t.Fatalf("Location = %q, %v", loc, err)
+	}
+}
+
+func TestCPUTimeGrows(t *testing.T) {
+	ca := newCA(t)
+	s := newSite(t, ca, "site.example.test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<p id="greeting">hello</p>`)
+	}))
+	b := startBrowser(t, s.spki)
+	before, err := b.CPUTime()
+	if runtime.GOOS != "linux" {
+		if err == nil {
+			t.Fatal("CPUTime outside Linux: want an error")
+		}
+		return
+	}
+	if err != nil || before <= 0 {
+		t.Fatalf("CPUTime after start = %v, %v; want > 0 (starting Chromium takes CPU)", before, err)
+	}
+	tab := newTab(t, b)
+	for i := 0; i < 3; i++ {
+		if err := Run(tab, stepTimeout, chromedp.Navigate(s.url("/"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := b.CPUTime()
+	if err != nil || after <= before {
+		t.Fatalf("CPUTime after a tab and three page loads = %v (was %v), %v; want more", after, before, err)
 	}
 }
