@@ -52,7 +52,19 @@ func (s *Server) checkNextLogin(q NextLogin, sp string) error {
 			return fmt.Errorf("unknown fault %q (GET /api/faults lists them)", q.Fault)
 		}
 	}
-	if _, msg := q.loginOptions.resolve(); msg != "" {
+	opts, msg := q.loginOptions.resolve()
+	if msg != "" {
+		return errors.New(msg)
+	}
+	// An option this IdP (or the SP in scope) cannot honour would refuse
+	// every login of the user until the entry expires, since the queued
+	// values win over the form's: refuse it now.
+	if md, ok := s.registeredSP(sp); ok && sp != "" {
+		msg = s.checkOptionsFor(md, opts) // optioncheck.go
+	} else if opts.SignKey == signKeyNext && s.cfg.NextKey == nil {
+		msg = "Signing key: " + errNoNextKey.Error() + "."
+	}
+	if msg != "" {
 		return errors.New(msg)
 	}
 	for name, v := range map[string]*string{"firstName": q.FirstName, "lastName": q.LastName, "email": q.Email, "shortName": q.ShortName} {

@@ -103,13 +103,10 @@ func (fl Flavour) groupAttributeName(def string) string {
 // blank group attribute name take the flavour's defaults. The message is
 // for the person.
 func (s *Server) applyFlavour(f loginForm) (loginForm, Flavour, string) {
-	fl, ok := LookupFlavour(f.Options.Flavour)
-	if !ok {
-		return f, fl, "Unknown IdP flavour " + f.Options.Flavour + " (" + flavourIDs() + ")."
+	if msg := flavourOptionsError(f.Options); msg != "" {
+		return f, Flavour{}, msg
 	}
-	if _, ok := lookupOption(groupFormats, f.Options.GroupFormat, fl.GroupFormat); !ok {
-		return f, fl, "Unknown group format " + f.Options.GroupFormat + " (name, guid or path)."
-	}
+	fl, _ := LookupFlavour(f.Options.Flavour)
 	o := &f.Options
 	o.Flavour = fl.ID
 	for _, d := range []struct {
@@ -126,6 +123,21 @@ func (s *Server) applyFlavour(f loginForm) (loginForm, Flavour, string) {
 		f.GroupAttribute = fl.groupAttributeName(s.groupAttr)
 	}
 	return f, fl, ""
+}
+
+// flavourOptionsError is what is wrong with o's flavour and group format,
+// for the person; "" when both are known or blank. loginOptions.resolve
+// calls it too, so that the scenario API refuses a queued login with an
+// unknown flavour when it is queued, not at the login form.
+func flavourOptionsError(o loginOptions) string {
+	fl, ok := LookupFlavour(o.Flavour)
+	if !ok {
+		return "Unknown IdP flavour " + o.Flavour + " (" + flavourIDs() + ")."
+	}
+	if _, ok := lookupOption(groupFormats, o.GroupFormat, fl.GroupFormat); !ok {
+		return "Unknown group format " + o.GroupFormat + " (name, guid or path)."
+	}
+	return ""
 }
 
 // shapeIdentity records on id what the flavour decides beyond the options:
@@ -274,6 +286,15 @@ func checkSPFlavours(m map[string]string) (map[string]string, error) {
 		out[sp] = f.ID
 	}
 	return out, nil
+}
+
+// flavourGroupAttribute is the group attribute name a blank form field
+// stands for with flavour id: the flavour's, else the IdP's default.
+func (s *Server) flavourGroupAttribute(id string) string {
+	if fl, ok := LookupFlavour(id); ok {
+		return fl.groupAttributeName(s.groupAttr)
+	}
+	return s.groupAttr
 }
 
 // preselectFlavour fills a form about to be drawn with no flavour chosen

@@ -99,10 +99,13 @@ var flavours = []Flavour{
 		// attributes and the group membership attribute (group names, one
 		// value each); Name ID format UNSPECIFIED with the primary email;
 		// "Signed response" is off by default, so only the assertion is
-		// signed, RSA-SHA256. No NameFormat, as commonly observed.
+		// signed, RSA-SHA256. No NameFormat, as commonly observed. Google
+		// sends at most 75 group names; what it does above that is not
+		// documented, so no GroupLimit here (README, "Overage").
 		ID: "google", Label: "Google Workspace",
 		Sources: []string{
 			"https://support.google.com/a/answer/6087519",
+			"https://support.google.com/a/answer/11143403",
 		},
 		FirstName:   AttributeName{Name: "firstName"},
 		LastName:    AttributeName{Name: "lastName"},

@@ -242,10 +242,10 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		msg = "Unknown fault " + st.form.Fault + "."
 	}
 	if msg != "" {
-		s.requeueLogin(st) // queue.go: a refused login leaves its queued entry
+		msg += s.requeueLogin(st) // queue.go: a refused login leaves its queued entry
 		f := st.form
 		if strings.TrimSpace(f.GroupAttribute) == "" {
-			f.GroupAttribute = s.groupAttr
+			f.GroupAttribute = s.flavourGroupAttribute(f.Options.Flavour) // flavour.go
 		}
 		s.renderLogin(w, r, req, f, msg, http.StatusBadRequest)
 		return nil

@@ -140,6 +140,9 @@ func (o resolvedOptions) isDefault() bool {
 // resolve checks the options; the message is for the person.
 func (f loginOptions) resolve() (resolvedOptions, string) {
 	var r resolvedOptions
+	if msg := flavourOptionsError(f); msg != "" { // flavour.go
+		return r, msg
+	}
 	o, ok := lookupOption(nameIDFormats, f.NameIDFormat, "unspecified")
 	if !ok {
 		return r, "Unknown NameID format " + f.NameIDFormat + "."

@@ -2,6 +2,7 @@ package mockidp
 
 import (
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -203,15 +204,25 @@ func (s *Server) applyQueuedLogin(st *loginState, sp string) {
 
 // requeueLogin puts back the entry a login took when the login is refused
 // (a bad option, an unknown persona), so the person can correct the form
-// and still get the queued login.
-func (s *Server) requeueLogin(st *loginState) {
+// and still get the queued login. It returns a note for the refusal: the
+// queued values win over the form's, so a refusal they cause comes back
+// however the form is changed until the entry is dropped.
+func (s *Server) requeueLogin(st *loginState) string {
 	if st.taken == nil {
-		return
+		return ""
 	}
-	if _, err := s.queue.put(*st.taken, s.now()); err != nil {
-		s.logger.Warn("mockidp: cannot put a queued login back", "user", st.taken.User, "err", err)
-	}
+	e := *st.taken
 	st.taken = nil
+	if _, err := s.queue.put(e, s.now()); err != nil {
+		s.logger.Warn("mockidp: cannot put a queued login back", "user", e.User, "err", err)
+		return ""
+	}
+	path := s.apiURL("users", e.User, "next-login")
+	if e.SP != "" {
+		path += "?" + url.Values{"sp": {e.SP}}.Encode()
+	}
+	return " A login queued through the scenario API for " + e.User + " supplies values of this login and wins over the form's; " +
+		"if it causes this refusal, drop it: DELETE " + path + "."
 }
 
 func overrideString(dst *string, v *string) {

@@ -61,12 +61,14 @@ func (s *Server) handleSLO(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sloCookie); err == nil {
 		pending = c.Value
 	}
-	http.SetCookie(w, &http.Cookie{Name: sloCookie, Value: "", Path: samlsso.SLOPath, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	if err := s.saml.VerifyLogoutResponse(r.Context(), cfg, r, pending); err != nil {
 		// The local session is already gone; only the IdP's answer failed.
+		// The pending cookie stays (it expires on its own): a forged
+		// message sent to this browser must not make the genuine answer fail.
 		s.refuseSLO(w, r, err, "You are signed out here, but the identity provider's logout response was refused: ")
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: sloCookie, Value: "", Path: samlsso.SLOPath, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	s.cfg.Logger.InfoContext(r.Context(), "single logout completed")
 	s.render(w, r, http.StatusOK, "signedout.html", map[string]any{"AtIdP": true})
 }

@@ -217,17 +217,11 @@ func mustParseURL(s string) *url.URL {
 
 // Close stops the browser and the servers and removes the temp dir.
 func (e *Env) Close() {
-	t0 := time.Now()
 	if e.Browser != nil {
 		e.Browser.Close()
 	}
-	t1 := time.Now()
 	if e.Stack != nil {
 		_ = e.Stack.Close()
-	}
-	if f, err := os.OpenFile("/tmp/dprof/close.txt", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-		fmt.Fprintf(f, "ZZ browser close %v stack close %v\n", t1.Sub(t0), time.Since(t1))
-		f.Close()
 	}
 	if e.idpOnly != nil {
 		_ = e.idpOnly.Close()

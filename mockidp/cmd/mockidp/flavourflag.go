@@ -39,3 +39,17 @@ func (f flavourFlag) Set(v string) error {
 	f[sp] = fl.ID
 	return nil
 }
+
+// setFromEnv sets the flavours from MOCKIDP_SP_FLAVOUR's value v:
+// entityID=flavour pairs separated by commas, as for MOCKIDP_SP_METADATA.
+func (f flavourFlag) setFromEnv(v string) error {
+	for _, pair := range strings.Split(v, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		if err := f.Set(pair); err != nil {
+			return fmt.Errorf("MOCKIDP_SP_FLAVOUR: %w", err)
+		}
+	}
+	return nil
+}

@@ -72,7 +72,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data/mockidp"), "directory for the signing key pair and the generated TLS certificate [MOCKIDP_DATA_DIR]")
 	fs.StringVar(&o.groupAttr, "group-attribute", env("GROUP_ATTRIBUTE", mockidp.DefaultGroupAttribute), "default name of the multi-valued group attribute [MOCKIDP_GROUP_ATTRIBUTE]")
 	o.spFlavours = flavourFlag{}
-	fs.Var(o.spFlavours, "sp-flavour", "IdP flavour of logins to an SP when the login form names none: entityID=generic|okta|entra|adfs|google|keycloak; repeatable")
+	fs.Var(o.spFlavours, "sp-flavour", "IdP flavour of logins to an SP when the login form names none: entityID=generic|okta|entra|adfs|google|keycloak; repeatable [MOCKIDP_SP_FLAVOUR, comma-separated]")
 	fs.Var(&o.spMetadata, "sp-metadata", "SP metadata to trust: a file path or an http(s) URL (fetched in the background, with retries); repeatable [MOCKIDP_SP_METADATA, comma-separated]")
 	fs.BoolVar(&o.spMetadataInsecure, "sp-metadata-insecure", envBool("SP_METADATA_INSECURE"), "do not verify TLS certificates when fetching SP metadata [MOCKIDP_SP_METADATA_INSECURE]")
 	fs.StringVar(&o.tlsCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate (PEM); without it a self-signed one is generated in the data dir [MOCKIDP_TLS_CERT]")
@@ -95,6 +95,11 @@ func parseFlags(args []string) (options, error) {
 			if s = strings.TrimSpace(s); s != "" {
 				o.spMetadata = append(o.spMetadata, s)
 			}
+		}
+	}
+	if len(o.spFlavours) == 0 {
+		if err := o.spFlavours.setFromEnv(env("SP_FLAVOUR", "")); err != nil {
+			return o, err
 		}
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
