@@ -1,6 +1,7 @@
 package mockidp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,8 +59,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 		return &errBody{http.StatusUnsupportedMediaType, "the body must be JSON (Content-Type: application/json), not " + ct}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return jsonDecodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -67,6 +68,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 			return jsonDecodeError(err)
 		}
 		return &errBody{http.StatusBadRequest, "the body must hold one JSON value"}
+	}
+	// null would decode into v as a no-op: an empty login or persona.
+	if raw[0] != '{' {
+		return &errBody{http.StatusBadRequest, "bad JSON: the body must be a JSON object {...}"}
+	}
+	obj := json.NewDecoder(bytes.NewReader(raw))
+	obj.DisallowUnknownFields()
+	if err := obj.Decode(v); err != nil {
+		return jsonDecodeError(err)
 	}
 	return nil
 }

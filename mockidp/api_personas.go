@@ -32,7 +32,10 @@ func checkPersona(p fixtures.Persona) error {
 			return fmt.Errorf("%s is longer than %d bytes", name, maxValueLen)
 		}
 	}
-	return checkGroups(p.Groups)
+	if err := checkGroups(p.Groups); err != nil {
+		return err
+	}
+	return fixtures.CheckGroupIDs(p.GroupIDs) // as the YAML loader checks them
 }
 
 func checkGroups(groups []string) error {

@@ -52,7 +52,7 @@ func (s *Server) checkNextLogin(q NextLogin, sp string) error {
 			return fmt.Errorf("unknown fault %q (GET /api/faults lists them)", q.Fault)
 		}
 	}
-	opts, msg := q.loginOptions.resolve()
+	opts, msg := s.queuedOptions(q.loginOptions, sp)
 	if msg != "" {
 		return errors.New(msg)
 	}
@@ -76,6 +76,19 @@ func (s *Server) checkNextLogin(q NextLogin, sp string) error {
 		return fmt.Errorf("groupAttribute is longer than %d bytes", maxValueLen)
 	}
 	return checkGroups(q.Groups)
+}
+
+// queuedOptions resolves a queued login's options as the login will
+// (login.go serveLogin, resolve): the flavour the SP in scope uses when the
+// entry names none, then the flavour's defaults for blank options, so the
+// check at queue time sees the options the login is checked with.
+func (s *Server) queuedOptions(o loginOptions, sp string) (resolvedOptions, string) {
+	o.Flavour = s.spFlavour(sp, o.Flavour)
+	f, _, msg := s.applyFlavour(loginForm{Options: o})
+	if msg != "" {
+		return resolvedOptions{}, msg
+	}
+	return f.Options.resolve()
 }
 
 // apiQueueLogin queues (or replaces) the next login of a user.

@@ -1,8 +1,6 @@
 package mockidp
 
 import (
-	"strings"
-
 	"github.com/crewjam/saml"
 )
 
@@ -10,6 +8,8 @@ import (
 // login cannot honour: the next key without a rollover, encryption for an
 // SP whose metadata has no certificate. Checked before the response is
 // built, so the person gets the login form back rather than an error.
+// Response-only signing with an encrypted assertion is built
+// (encrypt_unsigned.go), as Keycloak sends it.
 func (s *Server) checkOptionsFor(md *saml.EntityDescriptor, opts resolvedOptions) string {
 	if opts.SignKey == signKeyNext && s.cfg.NextKey == nil {
 		return "Signing key: " + errNoNextKey.Error() + "."
@@ -17,38 +17,5 @@ func (s *Server) checkOptionsFor(md *saml.EntityDescriptor, opts resolvedOptions
 	if opts.Encrypt == encryptAlways && !spHasCertificate(md) {
 		return "Encryption: " + errNoSPKey.Error() + "."
 	}
-	// crewjam signs the assertion and then encrypts it: an encrypted
-	// assertion cannot be left unsigned (writeWithOptions would fail).
-	if !opts.SignAssertion && willEncrypt(md, opts.Encrypt) {
-		return "Signing: response-only signing cannot be combined with an encrypted assertion; sign the assertion too, or choose encryption never."
-	}
 	return ""
-}
-
-// willEncrypt reports whether a login to the SP described by md is
-// encrypted under the encryption option: always (a certificate was checked
-// above), never, or auto when an SP descriptor has a key crewjam encrypts to.
-func willEncrypt(md *saml.EntityDescriptor, option string) bool {
-	switch option {
-	case encryptAlways:
-		return true
-	case encryptNever:
-		return false
-	}
-	if md == nil {
-		return false
-	}
-	for _, d := range md.SPSSODescriptors {
-		for _, kd := range d.KeyDescriptors {
-			if !isEncryptionKey(kd) {
-				continue
-			}
-			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
-				if strings.TrimSpace(c.Data) != "" {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -204,15 +204,13 @@ func (s *Server) writeWithOptions(w http.ResponseWriter, req *saml.IdpAuthnReque
 		return err
 	}
 
-	if err := req.MakeAssertionEl(); err != nil { // signed, encrypted if the descriptor has a key
-		return err
+	if opts.SignAssertion {
+		err = req.MakeAssertionEl() // signed, encrypted if the descriptor has a key
+	} else {
+		err = makeUnsignedAssertionEl(req) // encrypt_unsigned.go: crewjam would sign it
 	}
-	if !opts.SignAssertion {
-		if req.AssertionEl.Tag != "Assertion" {
-			return errors.New("mockidp: this SP's metadata has an encryption key; an unsigned encrypted assertion (response-only signing) is not supported")
-		}
-		req.Assertion.Signature = nil
-		req.AssertionEl = req.Assertion.Element()
+	if err != nil {
+		return err
 	}
 	resp := saml.Response{
 		Destination:  req.ACSEndpoint.Location,

@@ -92,3 +92,16 @@ func TestRefusedQueuedLoginSaysTheQueueCausedIt(t *testing.T) {
 		}
 	}
 }
+
+// A JSON body that is not an object (null, a number, a string) is refused,
+// not taken for an empty object.
+func TestAPIBodyMustBeAnObject(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	for _, body := range []string{`null`, ` null `, `1`, `"x"`, `true`} {
+		wantAPIError(t, e.api("PUT", queuePath("n@example.com"), body), 400, "JSON object")
+		wantAPIError(t, e.api("POST", "/api/personas", body), 400, "JSON object")
+	}
+	if n := len(e.idp.queue.entries); n != 0 {
+		t.Errorf("%d entries queued", n)
+	}
+}

@@ -315,6 +315,7 @@ func configureJIT(ctx context.Context, app *refsp.App, o options, client *http.C
 	cfg.SSOURL = idp.ssoURL
 	cfg.IdPEntityID = idp.entityID
 	cfg.IdPCertificatePEM = idp.certPEM
+	cfg.SLOURL = idp.sloURL
 	if cfg.AudienceURI == "" {
 		cfg.AudienceURI = app.Server.SAML().DefaultEntityID()
 	}
@@ -325,7 +326,10 @@ func configureJIT(ctx context.Context, app *refsp.App, o options, client *http.C
 	if idp.ssoURL == "" {
 		logger.Warn("the IdP metadata names no HTTP-Redirect SSO endpoint: IdP-initiated login only")
 	}
-	logger.Info("configured Just-in-Time provisioning", "idp", idp.entityID, "sso", idp.ssoURL, "groupMembership", o.groupAttr)
+	if idp.sloURL == "" {
+		logger.Warn("the IdP metadata names no HTTP-Redirect SingleLogoutService: sign-out is local only")
+	}
+	logger.Info("configured Just-in-Time provisioning", "idp", idp.entityID, "sso", idp.ssoURL, "slo", idp.sloURL, "certificates", strings.Count(idp.certPEM, "BEGIN CERTIFICATE"), "groupMembership", o.groupAttr)
 	return nil
 }
 
@@ -357,7 +361,8 @@ func loadMetadata(ctx context.Context, src string, client *http.Client, logger *
 type idpInfo struct {
 	entityID string
 	ssoURL   string // HTTP-Redirect SingleSignOnService; blank if none
-	certPEM  string
+	sloURL   string // HTTP-Redirect SingleLogoutService; blank if none
+	certPEM  string // every signing certificate, PEM blocks one after another
 }
 
 // parseIdPMetadata reads an EntityDescriptor (or the first IdP in an
@@ -396,8 +401,16 @@ func parseIdPMetadata(b []byte) (idpInfo, error) {
 					info.ssoURL = sso.Location
 				}
 			}
+			// The SP sends LogoutRequests with HTTP-Redirect only.
+			for _, slo := range d.SingleLogoutServices {
+				if slo.Binding == saml.HTTPRedirectBinding && info.sloURL == "" {
+					info.sloURL = slo.Location
+				}
+			}
+			// Every signing certificate is trusted: during a rollover the
+			// IdP announces the current and the next one.
 			for _, kd := range d.KeyDescriptors {
-				if info.certPEM != "" || (kd.Use != "" && kd.Use != "signing") {
+				if kd.Use != "" && kd.Use != "signing" {
 					continue
 				}
 				for _, c := range kd.KeyInfo.X509Data.X509Certificates {
@@ -408,8 +421,10 @@ func parseIdPMetadata(b []byte) (idpInfo, error) {
 					if _, err := x509.ParseCertificate(der); err != nil {
 						continue
 					}
-					info.certPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-					break
+					block := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+					if !strings.Contains(info.certPEM, block) {
+						info.certPEM += block
+					}
 				}
 			}
 		}

@@ -1,0 +1,100 @@
+package mockidp
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"strings"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	"github.com/crewjam/saml/xmlenc"
+)
+
+// crewjam's MakeAssertionEl always signs the assertion before encrypting
+// it. Keycloak's default ("Sign documents" on, "Sign assertions" off, an
+// encryption key on the client) is a signed Response around an
+// EncryptedAssertion whose assertion is unsigned; this file builds that,
+// choosing the key and algorithms as MakeAssertionEl does, with crewjam's
+// own xmlenc package.
+
+// assertionEncryptionBlockCiphers is crewjam's order of preference among
+// the block ciphers an SP's metadata may list (identifierBlockCiphers).
+var assertionEncryptionBlockCiphers = []xmlenc.BlockCipher{
+	xmlenc.AES256GCM, xmlenc.AES128GCM, xmlenc.AES192GCM,
+	xmlenc.AES256CBC, xmlenc.AES128CBC, xmlenc.AES192CBC,
+}
+
+// spEncryptionCertificate is the certificate crewjam encrypts an assertion
+// to: the first parseable one of a KeyDescriptor with use "encryption",
+// else of one with no use; ok is false when there is none (a plain
+// assertion is sent).
+func spEncryptionCertificate(d *saml.SPSSODescriptor) (*x509.Certificate, []saml.EncryptionMethod, bool) {
+	if d == nil {
+		return nil, nil, false
+	}
+	for _, use := range []string{"encryption", ""} {
+		for _, kd := range d.KeyDescriptors {
+			if kd.Use != use {
+				continue
+			}
+			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
+				if err != nil || len(der) == 0 {
+					continue
+				}
+				if cert, err := x509.ParseCertificate(der); err == nil {
+					return cert, kd.EncryptionMethods, true
+				}
+			}
+		}
+	}
+	return nil, nil, false
+}
+
+// assertionEncrypterFor is crewjam's default assertion encrypter:
+// RSA-OAEP-MGF1P with a SHA-1 digest, and the first block cipher of
+// assertionEncryptionBlockCiphers the SP lists, AES-128-CBC if none.
+func assertionEncrypterFor(methods []saml.EncryptionMethod) xmlenc.Encrypter {
+	enc := xmlenc.OAEP()
+	enc.DigestMethod = &xmlenc.SHA1
+	enc.BlockCipher = xmlenc.AES128CBC
+	listed := make(map[string]bool, len(methods))
+	for _, m := range methods {
+		listed[m.Algorithm] = true
+	}
+	for _, bc := range assertionEncryptionBlockCiphers {
+		if listed[bc.Algorithm()] {
+			enc.BlockCipher = bc
+			break
+		}
+	}
+	return enc
+}
+
+// makeUnsignedAssertionEl sets req.AssertionEl to req.Assertion without a
+// signature, encrypted when the SP descriptor has a key crewjam would
+// encrypt to (as saml:EncryptedAssertion), plain otherwise.
+func makeUnsignedAssertionEl(req *saml.IdpAuthnRequest) error {
+	req.Assertion.Signature = nil
+	assertionEl := req.Assertion.Element()
+	cert, methods, ok := spEncryptionCertificate(req.SPSSODescriptor)
+	if !ok {
+		req.AssertionEl = assertionEl
+		return nil
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(assertionEl)
+	plaintext, err := doc.WriteToBytes()
+	if err != nil {
+		return err
+	}
+	encryptedDataEl, err := assertionEncrypterFor(methods).Encrypt(cert, plaintext, nil)
+	if err != nil {
+		return err
+	}
+	encryptedDataEl.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#Element")
+	encryptedAssertionEl := etree.NewElement("saml:EncryptedAssertion")
+	encryptedAssertionEl.AddChild(encryptedDataEl)
+	req.AssertionEl = encryptedAssertionEl
+	return nil
+}
