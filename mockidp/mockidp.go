@@ -99,6 +99,7 @@ type Server struct {
 	rand        io.Reader
 	csrf        *http.CrossOriginProtection // api.go
 	spFlavours  map[string]string           // flavour.go
+	sloReplay   *logoutReplayCache          // slo_replay.go
 
 	mu  sync.RWMutex
 	sps map[string]*saml.EntityDescriptor
@@ -133,6 +134,7 @@ func New(cfg Config) (*Server, error) {
 		rand:      cfg.Rand,
 		csrf:      http.NewCrossOriginProtection(),
 		sps:       map[string]*saml.EntityDescriptor{},
+		sloReplay: newLogoutReplayCache(),
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -136,7 +136,7 @@ var loginTemplate = pageTemplate(`{{define "title"}}Sign in — Mock IdP{{end}}
 <option value="">none — a normal, valid response</option>
 {{range .Faults}}<option value="{{.Name}}"{{if eq .Name $.Form.Fault}} selected{{end}}>{{.Name}} ({{.Requirement}}, {{.Expect}}) — {{.Description}}</option>
 {{end}}</select></div>
-<p class="hint">A fault makes this one response deliberately broken or hostile (security conformance); the list is also at <code>/api/faults</code>.</p>
+<p class="hint">A fault makes this one response deliberately broken or hostile (security conformance); the list is also at <code>/api/faults</code>. <span id="fault-signing-hint">A fault signs the way it describes: the signing and encryption options above and the flavour's signing default do not apply to it.</span></p>
 <p><button type="submit" id="signin">Sign in</button></p>
 {{if .Personas}}<h2>Or sign in as a persona</h2>
 <ul class="personas">

@@ -67,6 +67,12 @@ func (s *Server) serveSLO(w http.ResponseWriter, r *http.Request) {
 		s.refuseLogout(w, r, http.StatusBadRequest, "The LogoutRequest was refused: "+err.Error()+".", err)
 		return
 	}
+	// After Validate: only a genuine, current request uses up its ID.
+	spID := req.ServiceProviderMetadata.EntityID
+	if !s.sloReplay.consume(spID, req.Request.ID, logoutRequestDeadline(&req.Request), s.now()) {
+		s.refuseLogout(w, r, http.StatusConflict, "The LogoutRequest "+req.Request.ID+" from "+spID+" was already answered: a replayed LogoutRequest is refused.", nil)
+		return
+	}
 	resp := req.MakeLogoutResponse(saml.StatusSuccess)
 	s.recordLogout(req, resp)
 	if err := req.WriteLogoutResponse(w, resp); err != nil {

@@ -71,6 +71,7 @@ func runStack(args []string, stdout, stderr io.Writer) error {
 	spPort := fs.Int("sp-port", 8443, "reference SP HTTPS port (0 = any free port)")
 	listen := fs.String("listen", "127.0.0.1", "address both servers bind")
 	groupAttr := fs.String("group-attribute", "groups", "name of the group attribute the IdP sends")
+	rollover := fs.Bool("rollover", true, "the IdP announces a next signing certificate too, and the SP trusts both")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,9 +91,16 @@ func runStack(args []string, stdout, stderr io.Writer) error {
 	s, err := stack.Start(ctx, stack.Options{
 		DataDir: *dataDir, ListenHost: *listen, IdPHost: *idpHost, SPHost: *spHost,
 		IdPPort: *idpPort, SPPort: *spPort, CA: ca, GroupAttribute: *groupAttr,
-		AdminPassword: os.Getenv("HMP_ADMIN_PASSWORD"), Logger: logger,
+		AdminPassword: os.Getenv("HMP_ADMIN_PASSWORD"), Logger: logger, Rollover: *rollover,
 	})
 	if err != nil {
+		return err
+	}
+	// Single logout and both certificates trusted, for a person; the
+	// suites' stack keeps local sign-out and one certificate.
+	manual, err := s.ConfigureForManualTesting(ctx)
+	if err != nil {
+		_ = s.Close()
 		return err
 	}
 	password := "(from HMP_ADMIN_PASSWORD)"
@@ -115,6 +123,8 @@ hmpconform is up.
   Mock IdP                          %[3]s/
     IdP metadata                    %[3]s/metadata
     responses it sent               %[3]s/log
+    single logout                   %[5]s
+    signing certificates            %[6]s
 
 Open the SP: you are sent to the mock IdP; pick a persona (or type a user
 name and groups) and you land back signed in. Sign in as haiadmin at /login
@@ -122,8 +132,25 @@ to see the account under Users with its groups.
 Both servers use TLS certificates issued by %[4]s:
 trust it in your browser, or accept the warning once per site.
 Ctrl-C stops both.
-`, s.SPURL, password, s.IdPURL, caPath)
+`, s.SPURL, password, s.IdPURL, caPath, sloLine(manual), certLine(manual))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")
 	return s.Close()
+}
+
+// sloLine says where the SP's sign-out goes.
+func sloLine(m stack.ManualSetup) string {
+	if m.SLOURL == "" {
+		return "off (the SP's IdP Single Logout URL is blank: local sign-out)"
+	}
+	return m.SLOURL + " (the SP's IdP Single Logout URL)"
+}
+
+// certLine says how many signing certificates the IdP announces and the
+// SP trusts.
+func certLine(m stack.ManualSetup) string {
+	if m.AnnouncedCertificates > 1 {
+		return fmt.Sprintf("%d in the IdP metadata (rollover on: signKey=next signs with the next one); the SP trusts %d", m.AnnouncedCertificates, m.TrustedCertificates)
+	}
+	return fmt.Sprintf("1 in the IdP metadata (rollover off); the SP trusts %d", m.TrustedCertificates)
 }

@@ -527,6 +527,29 @@ var _ = Describe("Responses of the mock IdP in third-party software", Ordered, L
 		It("accepts an assertion-only signature with RSA-SHA512", func() {
 			login(false, url.Values{"persona": {"alice"}, "signWhat": {"assertion"}, "signAlg": {"sha512"}}, true, "", algSHA512)
 		})
+		// Keycloak's default: a signed Response around an EncryptedAssertion
+		// whose assertion is unsigned. The response signature covers the
+		// ciphertext, so a changed CipherValue fails it.
+		It("accepts response-only signing around an unsigned encrypted assertion (Keycloak's default)", func() {
+			t := GinkgoT()
+			nameID, doc := signIn(t, m, p, false, url.Values{"persona": {"alice"}, "signWhat": {"response"}})
+			Expect(nameID).To(Equal("alice@example.com"), "mellon's /secret X-Mellon-NameID")
+			Expect(bytes.Contains(doc, []byte("EncryptedAssertion"))).To(BeTrue(), "assertion encrypted")
+			r, a := sigPresence(t, decrypt(t, xmlsec, work, m.spKey, doc))
+			Expect(r).To(Equal(algSHA256), "the Response's signature algorithm")
+			Expect(a).To(BeEmpty(), "the decrypted Assertion carries no signature")
+			Expect(xmlsecVerify(t, xmlsec, work, p.certPEM, doc, false)).To(Succeed(), "xmlsec1: response signature")
+			i := bytes.LastIndex(doc, []byte("CipherValue>")) // the closing tag of the assertion's ciphertext
+			j := bytes.LastIndex(doc[:i], []byte("CipherValue>")) + len("CipherValue>")
+			Expect(j).To(BeNumerically("<", i), "a CipherValue with content")
+			tampered := bytes.Clone(doc)
+			if tampered[j] == 'A' {
+				tampered[j] = 'B'
+			} else {
+				tampered[j] = 'A'
+			}
+			Expect(xmlsecVerify(t, xmlsec, work, p.certPEM, tampered, false)).NotTo(Succeed(), "xmlsec1 verified a response with a changed ciphertext")
+		})
 	})
 
 	Context("with the encryption key left out of mellon's metadata", Ordered, func() {
