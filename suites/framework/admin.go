@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ type Admin struct {
 	env    *Env
 	Tab    context.Context
 	cancel context.CancelFunc
+	// saved is the field set of the last save that succeeded, nil when
+	// anything since may have changed the settings (see SettingsAre).
+	saved map[string]string
 }
 
 // UserRow is one row of the SP's Users page.
@@ -144,8 +148,31 @@ const groupNamesJS = `JSON.stringify(Array.from(document.querySelectorAll('#grou
 
 // CreateGroup creates a group with a role through the Groups page.
 func (a *Admin) CreateGroup(name, role string) error {
-	if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
-		return err
+	return a.createGroup(name, role, true)
+}
+
+// CreateGroups creates groups with one role, opening the Groups page once:
+// each creation ends on the Groups page, whose form takes the next.
+func (a *Admin) CreateGroups(role string, names ...string) error {
+	for i, name := range names {
+		if err := a.createGroup(name, role, i == 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createGroup fills and submits the create-group form, on the page the
+// tab shows when open is false and that page has the form.
+func (a *Admin) createGroup(name, role string, open bool) error {
+	if !open {
+		here, err := browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.getElementById('create-group') && !!document.getElementById('groups')`))
+		open = err != nil || !here
+	}
+	if open {
+		if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
+			return err
+		}
 	}
 	err := browser.Run(a.Tab, StepTimeout,
 		SetFields([2]string{"group-name", name}, [2]string{"group-role", role}),
@@ -184,6 +211,7 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 		// Saving signs every user of a live deployment out.
 		Skip("safe mode: this spec needs to save the SP's settings")
 	}
+	a.saved = nil
 	if err := a.open(a.env.Pages.Settings, "settings-form"); err != nil {
 		return SettingsResult{}, err
 	}
@@ -218,7 +246,19 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 		flash: (document.querySelector('#flash')||{textContent:''}).textContent.trim(),
 		fieldErrors: Object.fromEntries(Array.from(document.querySelectorAll('.field-error')).map(p => [p.dataset.field, p.textContent.trim()])),
 	})`, &res)
+	if err == nil && res.Saved {
+		a.saved = maps.Clone(fields)
+	}
 	return res, err
+}
+
+// SettingsAre reports whether the settings are known to hold exactly these
+// fields: the last save through this tab set them, and nothing this tab
+// did since could have changed them. Only on the bundled SP, which no one
+// else administers; a spec that needs a save to happen calls SaveSettings.
+func (a *Admin) SettingsAre(fields map[string]string) bool {
+	_, bundled := a.env.Target.(bundledTarget)
+	return bundled && a.saved != nil && maps.Equal(a.saved, fields)
 }
 
 // MustSaveSettings is SaveSettings that fails unless the settings saved.
@@ -262,6 +302,7 @@ type PostResult struct {
 // a valid CSRF token taken from an admin page), the way a script driving
 // the admin UI's endpoints would, and reads the answer.
 func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error) {
+	a.saved = nil // path may be the settings page
 	if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
 		return PostResult{}, err
 	}

@@ -46,6 +46,10 @@ const (
 // JIT rules for a deliberately broken variant (see sp/mutants).
 const MutantEnv = "HMPCONFORM_SP_MUTANT"
 
+// FreshTabsEnv, when set, makes every tab new instead of a wiped, reused
+// one (for comparing, or when isolation is in doubt).
+const FreshTabsEnv = "HMPCONFORM_FRESH_TABS"
+
 // Options configure an Env.
 type Options struct {
 	// Tag makes this process's names unique, e.g. "p1".
@@ -178,6 +182,9 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		UserDataDir:       filepath.Join(dir, "chromium"),
 		HostResolverRules: resolverRules,
 		TrustedSPKI:       trusted,
+		// A closed person's tab is wiped and reused: a fresh one costs
+		// Chromium more CPU than the login in it (README, performance).
+		ReuseTabs: os.Getenv(FreshTabsEnv) == "",
 	})
 	if err != nil {
 		return fail(err)

@@ -31,7 +31,7 @@ func newUser(name string) *framework.User {
 func openIdPLoginViaSP(u *framework.User) {
 	GinkgoHelper()
 	Expect(browser.Run(u.Tab, framework.StepTimeout,
-		chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")))).
+		framework.Open(suite.Env.SPURL("/"), "#login"), framework.WaitForVisible("login"))).
 		To(Succeed(), "an unauthenticated visit to the SP should reach the IdP's login page")
 }
 
@@ -39,13 +39,12 @@ func openIdPLoginViaSP(u *framework.User) {
 // and signs in; it returns the SP page the login ended on.
 func submitIdPForm(u *framework.User, l framework.Login, fault string) framework.Outcome {
 	GinkgoHelper()
-	Expect(browser.Run(u.Tab, framework.StepTimeout,
-		framework.SetField("username", l.Username),
-		framework.SetField("groups", strings.Join(l.Groups, "\n")),
-		framework.SetField("fault", fault),
-		framework.ClickAndWaitForLoad("signin"),
-	)).To(Succeed())
-	out, err := u.WaitForSP()
+	Expect(browser.Run(u.Tab, framework.StepTimeout, framework.SetFields(
+		[2]string{"username", l.Username},
+		[2]string{"groups", strings.Join(l.Groups, "\n")},
+		[2]string{"fault", fault},
+	))).To(Succeed())
+	out, err := u.SubmitAndWaitForSP("signin")
 	Expect(err).NotTo(HaveOccurred())
 	return out
 }
@@ -83,8 +82,13 @@ func storeUsers(ctx context.Context) int {
 // no account exists for any of ids.
 func expectNoAccount(ctx context.Context, ids ...string) {
 	GinkgoHelper()
+	// One read of the Users page for all of ids.
+	rows, err := suite.Admin.Users()
+	Expect(err).NotTo(HaveOccurred())
 	for _, id := range ids {
-		Expect(usersNamed(id)).To(BeEmpty(), "the Users page lists %s", id)
+		for _, r := range rows {
+			Expect(strings.EqualFold(r.Identifier, id)).To(BeFalse(), "the Users page lists %s", id)
+		}
 		if st := suite.Env.Target.Store(); st != nil {
 			_, err := st.UserByKey(ctx, id)
 			Expect(err).To(MatchError(store.ErrNotFound), "the SP's store has an account for %s", id)
@@ -97,8 +101,7 @@ func expectNoAccount(ctx context.Context, ids ...string) {
 func expectNotSignedIn(u *framework.User) {
 	GinkgoHelper()
 	Expect(browser.Run(u.Tab, framework.StepTimeout,
-		chromedp.Navigate(suite.Env.SPURL("/")),
-		chromedp.WaitReady(chromedp.CSS("#login, #whoami")))).To(Succeed())
+		framework.Open(suite.Env.SPURL("/"), "#login, #whoami"))).To(Succeed())
 	out, err := u.Read()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(out.SignedIn).To(BeFalse(), "the refused login left a session: %s", out.Text)
@@ -141,8 +144,7 @@ func postFromIdPSite(u *framework.User, action string, fields [][2]string) frame
 	actionJSON, _ := json.Marshal(action)
 	fieldsJSON, _ := json.Marshal(fields)
 	Expect(browser.Run(u.Tab, framework.StepTimeout,
-		chromedp.Navigate(suite.Env.IdPURL("/")),
-		chromedp.WaitReady(chromedp.CSS("body")),
+		framework.Open(suite.Env.IdPURL("/"), "body"),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
 			const f = document.createElement('form'); f.method = 'post'; f.action = %s;
@@ -151,9 +153,8 @@ func postFromIdPSite(u *framework.User, action string, fields [][2]string) frame
 			document.body.appendChild(f); return true; })()`, actionJSON, fieldsJSON))(ctx, t)
 			return err
 		}),
-		framework.ClickAndWaitForLoad("crafted-submit"),
 	)).To(Succeed())
-	out, err := u.WaitForSP()
+	out, err := u.SubmitAndWaitForSP("crafted-submit")
 	Expect(err).NotTo(HaveOccurred())
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -19,7 +18,7 @@ func bypassSpecs(suite *framework.Suite) {
 		It("serves /login and lets haiadmin reach Administration while SSO is on", Label("BYPASS-LOGIN"), func(ctx SpecContext) {
 			suite.Configure("groups")
 			u := suite.NewUserTab("visitor")
-			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")))).
+			Expect(browser.Run(u.Tab, framework.StepTimeout, framework.Open(suite.Env.SPURL("/"), "#login"), framework.WaitForVisible("login"))).
 				To(Succeed(), "with SSO on, an unauthenticated visit should reach the IdP's login page")
 			ok, page := suite.SignInLocally(suite.Env.AdminPassword)
 			Expect(ok).To(BeTrue(), "haiadmin did not reach Administration: %s", page)

@@ -70,24 +70,22 @@ func configureFor(suite *framework.Suite, fl mockidp.Flavour, defaults ...string
 func signInFlavoured(suite *framework.Suite, u *framework.User, l flavourLogin) framework.Outcome {
 	GinkgoHelper()
 	Expect(browser.Run(u.Tab, framework.StepTimeout,
-		chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")),
+		framework.Open(suite.Env.SPURL("/"), "#login"), framework.WaitForVisible("login"),
 		framework.SetField("flavour", l.Flavour.ID))).To(Succeed(), "choose the IdP flavour")
 	// Choosing the flavour brings its group attribute name into the form.
 	attr, err := browser.Get(u.Tab, framework.StepTimeout, chromedp.Evaluate[string](`document.getElementById('groupAttribute').value`))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(attr).To(Equal(flavourGroupAttr(suite, l.Flavour)), "the login form's group attribute after choosing %s", l.Flavour.ID)
-	steps := []chromedp.Action[chromedp.Void]{
-		framework.SetField("username", l.Username), framework.SetField("firstName", l.FirstName),
-		framework.SetField("lastName", l.LastName), framework.SetField("email", l.Email),
-		framework.SetField("shortName", l.ShortName), framework.SetField("groups", strings.Join(l.Groups, "\n")),
+	fields := [][2]string{
+		{"username", l.Username}, {"firstName", l.FirstName}, {"lastName", l.LastName},
+		{"email", l.Email}, {"shortName", l.ShortName}, {"groups", strings.Join(l.Groups, "\n")},
 	}
 	for id, v := range l.Options {
-		steps = append(steps, framework.SetField(id, v))
+		fields = append(fields, [2]string{id, v})
 	}
-	Expect(browser.Run(u.Tab, framework.StepTimeout, steps...)).To(Succeed(), "fill the IdP form")
+	Expect(browser.Run(u.Tab, framework.StepTimeout, framework.SetFields(fields...))).To(Succeed(), "fill the IdP form")
 	suite.Env.Step(u.Tab, fmt.Sprintf("IdP login page as %s, filled in for %s", l.Flavour.Label, l.Username))
-	Expect(browser.Run(u.Tab, framework.StepTimeout, framework.ClickAndWaitForLoad("signin"))).To(Succeed())
-	out, err := u.WaitForSP()
+	out, err := u.SubmitAndWaitForSP("signin")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(out.SignedIn).To(BeTrue(), "the SP did not sign %s in: %s", l.Username, out.Text)
 	return out
@@ -289,9 +287,9 @@ func manyGroupsSpecs(suite *framework.Suite) {
 			configureFor(suite, okta)
 			u := suite.NewUserTab("grace")
 			Expect(browser.Run(u.Tab, framework.StepTimeout,
-				chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("persona-grace")),
-				framework.SetField("flavour", okta.ID), framework.ClickAndWaitForLoad("persona-grace"))).To(Succeed())
-			out, err := u.WaitForSP()
+				framework.Open(suite.Env.SPURL("/"), "#persona-grace"), framework.WaitForVisible("persona-grace"),
+				framework.SetField("flavour", okta.ID))).To(Succeed())
+			out, err := u.SubmitAndWaitForSP("persona-grace")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out.SignedIn).To(BeTrue(), out.Text)
 			sent := lastSent(suite, "grace@example.com")

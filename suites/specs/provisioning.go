@@ -121,9 +121,9 @@ func provisioningSpecs(suite *framework.Suite) {
 			suite.Configure("", g[1])
 			id := suite.NewUserID("assigned")
 			suite.SignIn(suite.NewUserTab("user"), framework.Login{Username: id, Groups: []string{g[0]}})
-			Expect(suite.GroupsOf(id)).To(ConsistOf(g[1]), "asserted groups must be ignored; only the defaults apply")
-
 			rows := suite.MustUsersNamed(id)
+			Expect(rows).To(HaveLen(1), "Users page rows for %s", id)
+			Expect(rows[0].Groups).To(ConsistOf(g[1]), "asserted groups must be ignored; only the defaults apply")
 			Expect(suite.Admin.SetUserGroups(rows[0].ID, []string{g[0], g[1]})).To(Succeed())
 			Expect(suite.GroupsOf(id)).To(ConsistOf(g[0], g[1]), "the administrator's assignment")
 

@@ -114,9 +114,9 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			users := make([]*framework.User, people)
 			for i := range users {
 				users[i] = suite.NewUserTab("crowd")
-				Expect(browser.Run(users[i].Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL("/")),
-					chromedp.WaitVisible(chromedp.ID("login")),
-					framework.SetField("username", id), framework.SetField("groups", eng))).To(Succeed())
+				Expect(browser.Run(users[i].Tab, framework.StepTimeout, framework.Open(suite.Env.SPURL("/"), "#login"),
+					framework.WaitForVisible("login"),
+					framework.SetFields([2]string{"username", id}, [2]string{"groups", eng}))).To(Succeed())
 			}
 			var wg sync.WaitGroup
 			outcomes := make([]framework.Outcome, people)
@@ -126,9 +126,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 				go func() {
 					defer wg.Done()
 					defer GinkgoRecover()
-					if errs[i] = browser.Run(u.Tab, framework.StepTimeout, framework.ClickAndWaitForLoad("signin")); errs[i] == nil {
-						outcomes[i], errs[i] = u.WaitForSP()
-					}
+					outcomes[i], errs[i] = u.SubmitAndWaitForSP("signin")
 				}()
 			}
 			wg.Wait()
@@ -216,7 +214,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			DeferCleanup(func() { suite.Configure("groups") })
 			Expect(suite.Admin.MustSaveSettings(suite.JITFields(map[string]string{"signRequest": "on", "signatureAlgorithm": "sha512"}))).To(Succeed())
 			u := suite.NewUserTab("visitor")
-			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")))).To(Succeed())
+			Expect(browser.Run(u.Tab, framework.StepTimeout, framework.Open(suite.Env.SPURL("/"), "#login"), framework.WaitForVisible("login"))).To(Succeed())
 			loc, err := browser.Location(u.Tab)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(loc).To(HavePrefix(suite.Env.IdPURL("/sso?")), "the browser is not at the IdP's SSO URL")
@@ -246,7 +244,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 		It("sends an unsigned AuthnRequest when SP Sign Request is off", Label("SET-SPINIT"), func(ctx SpecContext) {
 			suite.Configure("groups")
 			u := suite.NewUserTab("visitor")
-			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL("/")), chromedp.WaitVisible(chromedp.ID("login")))).To(Succeed())
+			Expect(browser.Run(u.Tab, framework.StepTimeout, framework.Open(suite.Env.SPURL("/"), "#login"), framework.WaitForVisible("login"))).To(Succeed())
 			loc, _ := browser.Location(u.Tab)
 			q, err := url.ParseQuery(strings.SplitN(loc, "?", 2)[1])
 			Expect(err).NotTo(HaveOccurred())
@@ -302,7 +300,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 
 		It("throttles repeated wrong haiadmin passwords, then lets the right one in", Label("BYPASS-ONLY-LOCAL"), func(ctx SpecContext) {
 			u := suite.NewUserTab("guesser")
-			Expect(browser.Run(u.Tab, framework.StepTimeout, chromedp.Navigate(suite.Env.SPURL(suite.Env.Pages.Login)), chromedp.WaitVisible(chromedp.ID("login-form")))).To(Succeed())
+			Expect(browser.Run(u.Tab, framework.StepTimeout, framework.Open(suite.Env.SPURL(suite.Env.Pages.Login), "#login-form"), framework.WaitForVisible("login-form"))).To(Succeed())
 			// Eight quick wrong guesses, as a password-guessing script sends them.
 			statuses, err := browser.Get(u.Tab, 2*framework.StepTimeout, chromedp.Evaluate[[]int](`(async () => {
 				const out = [];

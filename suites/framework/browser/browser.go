@@ -1,6 +1,7 @@
 // Package browser is the suites' small wrapper around chromedp: one headless
-// Chromium per process, a fresh tab (with its own cookie jar) per spec, and
-// a per-call timeout that never kills the tab or the browser.
+// Chromium per process, a tab per person with its own cookies and storage
+// (new, or wiped and reused: see recycle.go), and a per-call timeout that
+// never kills the tab or the browser.
 //
 // chromedp binds the life of a browser to the context of the first Run on
 // the browser's context, and the life of a tab to the context of the first
@@ -55,6 +56,9 @@ type Options struct {
 	// Headless runs Chromium without a window. Nil means true; a visible
 	// window (new(false)) needs a display.
 	Headless *bool
+	// ReuseTabs wipes a closed tab and hands it to the next NewTab instead
+	// of opening a new one (see recycle.go).
+	ReuseTabs bool
 }
 
 // Browser is a running Chromium.
@@ -64,6 +68,10 @@ type Browser struct {
 	allocCancel context.CancelFunc
 	execPath    string
 	closeOnce   sync.Once
+	reuseTabs   bool
+
+	spareMu sync.Mutex
+	spare   []*pooledTab // wiped tabs, ready for NewTab
 }
 
 // ResolveExecPath returns the Chromium binary that Start would use for
@@ -147,7 +155,7 @@ func Start(opts Options) (*Browser, error) {
 	// context of its first run.
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), ao...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, execPath: path}
+	b := &Browser{ctx: ctx, cancel: cancel, allocCancel: allocCancel, execPath: path, reuseTabs: opts.ReuseTabs}
 
 	// A watchdog instead of a deadline: if the first run hangs, cancel the
 	// whole browser.
@@ -177,9 +185,10 @@ func (b *Browser) Close() {
 
 // NewTab opens a tab in a browser context of its own (its own cookies and
 // storage, like a fresh incognito window), so specs never see each other's
-// sessions. The tab closes when cancel is called, when parent ends, or when
-// the browser closes. parent may carry a deadline; it only bounds the tab's
-// life, it is not used to run anything.
+// sessions. The tab closes (with ReuseTabs: is wiped and kept for the next
+// NewTab) when cancel is called, when parent ends, or when the browser
+// closes; either way the returned context ends then. parent may carry a
+// deadline; it only bounds the tab's life, it is not used to run anything.
 //
 // Run actions in the tab with Run or Get (per-call timeouts); chromedp.Do or
 // chromedp.Run on the tab itself are fine too but have no timeout.
@@ -190,20 +199,27 @@ func (b *Browser) NewTab(parent context.Context) (context.Context, context.Cance
 	if err := parent.Err(); err != nil {
 		return nil, nil, fmt.Errorf("new tab: %w", err)
 	}
-	tab, cancelTab := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	stop := context.AfterFunc(parent, cancelTab)
+	t := b.takeSpare()
+	if t == nil {
+		var err error
+		if t, err = b.openTab(); err != nil {
+			return nil, nil, err
+		}
+	}
+	// The caller's context ends when the tab is given back, so nothing it
+	// still runs reaches the tab's next user.
+	tab, cancelTab := context.WithCancel(t.ctx)
+	var once sync.Once
+	giveBack := func() {
+		once.Do(func() {
+			cancelTab()
+			b.release(t)
+		})
+	}
+	stop := context.AfterFunc(parent, giveBack)
 	cancel := func() {
 		stop()
-		cancelTab()
-	}
-	// The first run binds the tab's event loop to tab itself, so it must
-	// have no deadline of its own: guard it with a watchdog instead.
-	watchdog := time.AfterFunc(DefaultTimeout, cancelTab)
-	err := chromedp.Do(tab)
-	watchdog.Stop()
-	if err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("new tab: %w", err)
+		giveBack()
 	}
 	return tab, cancel, nil
 }
