@@ -151,7 +151,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		ln net.Listener
 		h  http.Handler
 	}{{idpLn, s.IdP.Handler()}, {spLn, s.SP.Handler()}} {
-		srv := &http.Server{Handler: pair.h, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+		// Each server gets its own copy: ServeTLS adds its protocols to the
+		// config it is given, and two servers sharing one race on it.
+		srv := &http.Server{Handler: pair.h, TLSConfig: tlsCfg.Clone(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 		s.servers = append(s.servers, srv)
 		go func(ln net.Listener) { _ = srv.ServeTLS(ln, "", "") }(pair.ln)
 	}
