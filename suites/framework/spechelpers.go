@@ -25,12 +25,22 @@ func (s *Suite) NewUserTab(name string) *User {
 }
 
 // SignIn signs a person in through the IdP (SP-initiated) and expects to
-// land signed in.
+// land signed in as l.Username.
 func (s *Suite) SignIn(u *User, l Login) Outcome {
+	GinkgoHelper()
+	return s.SignInAs(u, l, l.Username)
+}
+
+// SignInAs is SignIn for a login whose account is keyed by something else
+// than the username (another Unique Identifier attribute, or the spelling
+// of an account that already exists): it expects to land signed in as
+// identifier.
+func (s *Suite) SignInAs(u *User, l Login, identifier string) Outcome {
 	GinkgoHelper()
 	out, err := u.SignInViaSP(l)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(out.SignedIn).To(BeTrue(), "the SP did not sign %s in: %s", l.Username, out.Text)
+	Expect(out.Identifier).To(Equal(identifier), "the SP signed %s in as someone else", l.Username)
 	return out
 }
 

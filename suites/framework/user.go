@@ -25,9 +25,20 @@ type Outcome struct {
 	Identifier    string   `json:"identifier"`
 	NoPermissions bool     `json:"noPermissions"`
 	Groups        []string `json:"groups"`
-	RefusalCode   string   `json:"refusalCode"`
-	Text          string   `json:"text"`
-	Location      string   `json:"location"`
+	// RefusalCode is the data-code of the SP's refusal page or of its
+	// generic error page; RefusalPage and ErrorPage say which it was.
+	RefusalCode string `json:"refusalCode"`
+	// RefusalPage: the SP's SAML refusal page (#sso-error), the page a
+	// refused response must end on.
+	RefusalPage bool `json:"refusalPage"`
+	// ErrorPage: the SP's generic error page (#error), e.g. a 500
+	// "unavailable"; a broken SP shows it, so it never counts as a refusal.
+	ErrorPage bool `json:"errorPage"`
+	// Status is the HTTP status of the page's document, 0 when the browser
+	// does not say (Navigation Timing's responseStatus).
+	Status   int    `json:"status"`
+	Text     string `json:"text"`
+	Location string `json:"location"`
 }
 
 // User is a person in a browser tab of their own (own cookies).
@@ -113,8 +124,12 @@ func (u *User) WaitForSP() (Outcome, error) {
 	out, err := u.Read()
 	if err == nil {
 		what := "back at the SP: signed in as " + out.Identifier
-		if !out.SignedIn {
+		switch {
+		case out.SignedIn:
+		case out.RefusalPage:
 			what = "back at the SP: refused (" + out.RefusalCode + ")"
+		default:
+			what = fmt.Sprintf("back at the SP: an error page (%s, HTTP %d)", out.RefusalCode, out.Status)
 		}
 		u.env.Step(u.Tab, what)
 	}
@@ -130,6 +145,9 @@ func (u *User) Read() (Outcome, error) {
 		noPermissions: !!document.querySelector('#no-permissions'),
 		groups: Array.from(document.querySelectorAll('#my-groups li:not(.hint)')).map(li => li.textContent.trim()),
 		refusalCode: ((document.querySelector('#sso-error, #error')||{dataset:{}}).dataset.code)||'',
+		refusalPage: !!document.querySelector('#sso-error'),
+		errorPage: !!document.querySelector('#error'),
+		status: ((performance.getEntriesByType('navigation')[0]||{}).responseStatus)||0,
 		text: document.body ? document.body.innerText.slice(0, 2000) : '',
 		location: location.href,
 	})`, &o)

@@ -108,15 +108,32 @@ func expectNotSignedIn(u *framework.User) {
 	Expect(out.Location).To(HavePrefix(suite.Env.IdPURL("/")), "an unauthenticated visit should be sent to the IdP")
 }
 
-// expectRefused checks the three things a refusal must show: the SP says
-// so (with one of codes, when given), and no account or session appeared.
-func expectRefused(ctx context.Context, u *framework.User, out framework.Outcome, before int, codes []string, ids ...string) {
+// expectRefusalPage checks that the login ended on the SP's SAML refusal
+// page (#sso-error[data-code]), with one of codes when given. A generic
+// error page (#error), or any 5xx, is a broken SP, not a refusal: it must
+// not pass, whatever it says.
+func expectRefusalPage(out framework.Outcome, codes ...string) {
 	GinkgoHelper()
 	Expect(out.SignedIn).To(BeFalse(), "the SP signed the person in: %s", out.Text)
-	Expect(out.RefusalCode).NotTo(BeEmpty(), "the SP did not show a refusal (#sso-error[data-code]): %s", out.Text)
+	shown := "another page"
+	if out.ErrorPage {
+		shown = "its generic error page (#error)"
+	}
+	Expect(out.RefusalPage).To(BeTrue(), "the SP did not show its refusal page (#sso-error[data-code]) but %s (HTTP %d, code %q): %s",
+		shown, out.Status, out.RefusalCode, out.Text)
+	Expect(out.RefusalCode).NotTo(BeEmpty(), "the refusal page has no code (#sso-error[data-code]): %s", out.Text)
+	Expect(out.Status).To(BeNumerically("<", 500), "the refusal came with a server error; page: %s", out.Text)
 	if len(codes) > 0 {
 		Expect(out.RefusalCode).To(BeElementOf(codes), "refusal code; page: %s", out.Text)
 	}
+}
+
+// expectRefused checks the three things a refusal must show: the SP says
+// so on its refusal page (with one of codes, when given), and no account
+// or session appeared.
+func expectRefused(ctx context.Context, u *framework.User, out framework.Outcome, before int, codes []string, ids ...string) {
+	GinkgoHelper()
+	expectRefusalPage(out, codes...)
 	Expect(out.Location).To(HavePrefix(suite.Env.SPURL("/")), "the refusal should be on the SP")
 	expectNoAccount(ctx, ids...)
 	Expect(storeUsers(ctx)).To(Equal(before), "the number of accounts in the SP's store changed")

@@ -52,7 +52,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 			DeferCleanup(func() { suite.Configure("groups") })
 			Expect(suite.Admin.MustSaveSettings(suite.JITFields(map[string]string{"uniqueIdentifier": "email"}))).To(Succeed())
 			email := suite.NewUserID("byemail")
-			suite.SignIn(suite.NewUserTab("user"), framework.Login{Username: "transient-" + suite.Env.Unique("x"), Email: email})
+			suite.SignInAs(suite.NewUserTab("user"), framework.Login{Username: "transient-" + suite.Env.Unique("x"), Email: email}, email)
 			Expect(suite.MustUsersNamed(email)).To(HaveLen(1), "the account should be keyed by the email attribute")
 		})
 	})

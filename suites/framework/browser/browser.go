@@ -190,6 +190,13 @@ func (b *Browser) Close() {
 // closes; either way the returned context ends then. parent may carry a
 // deadline; it only bounds the tab's life, it is not used to run anything.
 //
+// A wiped tab keeps its browser context, and with it what the wipe does not
+// reset (recycle.go says what it does): the HTTP authentication cache, HSTS
+// and other network state of the context, permission grants, and DevTools
+// overrides set on the tab (emulation, user agent, extra headers, scripts
+// added with Page.addScriptToEvaluateOnNewDocument). A user who needs any of
+// those clean, or sets them, must not rely on ReuseTabs.
+//
 // Run actions in the tab with Run or Get (per-call timeouts); chromedp.Do or
 // chromedp.Run on the tab itself are fine too but have no timeout.
 func (b *Browser) NewTab(parent context.Context) (context.Context, context.CancelFunc, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -19,8 +20,14 @@ import (
 // and handed to the next NewTab: it leaves its page for about:blank, and
 // every origin it showed loses its cookies, storage of every kind (local,
 // session, IndexedDB, caches, service workers) and the tab its history and
-// window.name; the HTTP cache goes too. recycle_test.go proves that nothing
-// one user of a tab set is visible to the next.
+// window.name; the HTTP cache goes too. The wipe then checks, rather than
+// assumes, that the context has no cookies left and the tab's history is
+// one about:blank entry. A tab whose user opened anything else in its
+// browser context (a popup, a cross-site iframe, a worker: targets the
+// wipe cannot reach, or storage partitioned under another site) is not
+// wiped but closed, which disposes of the whole context. recycle_test.go
+// and recycle_strangers_test.go prove that nothing one user of a tab set
+// is visible to the next.
 
 // maxSpareTabs bounds the wiped tabs kept for reuse; a spec opens at most
 // a handful of people at once.
@@ -33,11 +40,16 @@ const resetTimeout = 10 * time.Second
 // pooledTab is a tab with its own browser context, and the origins its
 // frames have shown since it was last wiped.
 type pooledTab struct {
-	ctx    context.Context // chromedp context of the tab; the tab lives as long as it
-	cancel context.CancelFunc
+	ctx       context.Context // chromedp context of the tab; the tab lives as long as it
+	cancel    context.CancelFunc
+	id        target.ID
+	browserCx cdp.BrowserContextID
 
 	mu      sync.Mutex
 	origins map[string]bool
+	// stranger is a target other than the tab seen in its browser context
+	// (a popup, a cross-site iframe, a worker), even one gone since.
+	stranger string
 }
 
 // openTab opens a tab in a new browser context and starts recording the
@@ -53,7 +65,12 @@ func (b *Browser) openTab() (*pooledTab, error) {
 		cancel()
 		return nil, fmt.Errorf("new tab: %w", err)
 	}
-	t := &pooledTab{ctx: ctx, cancel: cancel, origins: map[string]bool{}}
+	c := chromedp.FromContext(ctx)
+	t := &pooledTab{ctx: ctx, cancel: cancel, id: c.Target.TargetID, browserCx: c.BrowserContextID, origins: map[string]bool{}}
+	if t.browserCx == "" {
+		cancel()
+		return nil, fmt.Errorf("new tab: no browser context of its own")
+	}
 	if err := chromedp.Listen(ctx, t.record); err != nil {
 		cancel()
 		return nil, fmt.Errorf("new tab: %w", err)
@@ -61,17 +78,96 @@ func (b *Browser) openTab() (*pooledTab, error) {
 	return t, nil
 }
 
-// record notes the origin of every document a frame of the tab commits.
+// record notes the origin of every document a frame of the tab commits,
+// and any other target that appears in the tab's browser context (the tab
+// session discovers and auto-attaches targets: chromedp turns both on).
 func (t *pooledTab) record(ev any) {
-	nav, ok := ev.(*page.EventFrameNavigated)
-	if !ok || nav.Frame == nil {
+	var info *target.Info
+	switch ev := ev.(type) {
+	case *page.EventFrameNavigated:
+		if ev.Frame == nil {
+			return
+		}
+		if o := ev.Frame.SecurityOrigin; o != "" && o != "null" && o != "://" {
+			t.mu.Lock()
+			t.origins[o] = true
+			t.mu.Unlock()
+		}
+		return
+	case *target.EventTargetCreated:
+		info = ev.TargetInfo
+	case *target.EventAttachedToTarget:
+		info = ev.TargetInfo
+	default:
 		return
 	}
-	if o := nav.Frame.SecurityOrigin; o != "" && o != "null" && o != "://" {
+	if t.isStranger(info) {
 		t.mu.Lock()
-		t.origins[o] = true
+		if t.stranger == "" {
+			t.stranger = info.Type + " " + info.URL
+		}
 		t.mu.Unlock()
 	}
+}
+
+// isStranger reports whether info is a target in the tab's browser context
+// other than the tab itself. Not counted: a "tab" target only wraps a page,
+// which is listed on its own, and "browser_ui" targets are Chromium's own
+// pages (the omnibox popup of the tab's window), out of a web page's reach.
+// Any other type, known or not, counts.
+func (t *pooledTab) isStranger(info *target.Info) bool {
+	if info == nil || info.BrowserContextID != t.browserCx || info.TargetID == t.id {
+		return false
+	}
+	switch info.Type {
+	case "tab", "browser", "browser_ui":
+		return false
+	}
+	return true
+}
+
+// checkAlone fails when the tab's browser context holds, or has held since
+// the last wipe, a target other than the tab: the wipe reaches neither it
+// nor storage it keeps under another top-level site.
+func (t *pooledTab) checkAlone(ctx context.Context) error {
+	t.mu.Lock()
+	seen := t.stranger
+	t.mu.Unlock()
+	if seen != "" {
+		return fmt.Errorf("the tab's user opened another target (%s)", seen)
+	}
+	res, err := chromedp.CallBrowser(ctx, target.GetTargets, target.GetTargetsParams{
+		Filter: target.Filter{{Exclude: true, Type: "browser"}, {Exclude: true, Type: "tab"}, {}},
+	})
+	if err != nil {
+		return fmt.Errorf("list targets: %w", err)
+	}
+	for _, info := range res.TargetInfos {
+		if t.isStranger(info) {
+			return fmt.Errorf("the tab's browser context has another target (%s %s)", info.Type, info.URL)
+		}
+	}
+	return nil
+}
+
+// checkWiped verifies the wipe: no cookie in the tab's browser context and
+// a history of one about:blank entry.
+func (t *pooledTab) checkWiped(ctx context.Context) error {
+	cookies, err := chromedp.CallBrowser(ctx, storage.GetCookies, storage.GetCookiesParams{BrowserContextID: t.browserCx})
+	if err != nil {
+		return fmt.Errorf("read the cookies: %w", err)
+	}
+	if n := len(cookies.Cookies); n > 0 {
+		return fmt.Errorf("%d cookies survived the wipe (one for %s)", n, cookies.Cookies[0].Domain)
+	}
+	hist, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		return fmt.Errorf("read the history: %w", err)
+	}
+	if len(hist.Entries) != 1 || hist.Entries[0].URL != "about:blank" {
+		return fmt.Errorf("the history is not one about:blank entry: %d entries", len(hist.Entries))
+	}
+	return nil
 }
 
 func (t *pooledTab) takeOrigins() []string {
@@ -90,6 +186,9 @@ func (t *pooledTab) takeOrigins() []string {
 func (t *pooledTab) wipe() error {
 	ctx, cancel := context.WithTimeout(t.ctx, resetTimeout)
 	defer cancel()
+	if err := t.checkAlone(ctx); err != nil {
+		return err
+	}
 	// Leave the page, so none of its scripts runs on, or writes again,
 	// while its storage is cleared.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
@@ -119,7 +218,11 @@ func (t *pooledTab) wipe() error {
 			return fmt.Errorf("clear the %s: %w", s.what, err)
 		}
 	}
-	return nil
+	if err := t.checkWiped(ctx); err != nil {
+		return err
+	}
+	// Again: a script of the page left may have opened something meanwhile.
+	return t.checkAlone(ctx)
 }
 
 // takeSpare returns a wiped tab, or nil when there is none.
