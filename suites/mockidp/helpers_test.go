@@ -65,33 +65,6 @@ func signInWith(u *framework.User, username string, groups []string, options ...
 	return submit(u, "signin")
 }
 
-// lastSent is the newest IdP log entry for nameID.
-func lastSent(nameID string) mockidp.LoggedResponse {
-	GinkgoHelper()
-	log := suite.Env.IdP.Log()
-	for i := len(log) - 1; i >= 0; i-- {
-		if log[i].NameID == nameID {
-			return log[i]
-		}
-	}
-	Fail("the IdP log has no response for " + nameID)
-	return mockidp.LoggedResponse{}
-}
-
-// lastSentBy is the newest IdP log entry of a login by user (the name
-// typed), whatever NameID it sent.
-func lastSentBy(user string) mockidp.LoggedResponse {
-	GinkgoHelper()
-	log := suite.Env.IdP.Log()
-	for i := len(log) - 1; i >= 0; i-- {
-		if log[i].User == user {
-			return log[i]
-		}
-	}
-	Fail("the IdP log has no response for a login by " + user)
-	return mockidp.LoggedResponse{}
-}
-
 // responseDoc parses a logged response's XML.
 func responseDoc(e mockidp.LoggedResponse) *etree.Element {
 	GinkgoHelper()

@@ -89,7 +89,7 @@ var _ = Describe("The mock IdP's scenario API", Label("mockidp"), func() {
 		Expect(rows[0].Groups).To(ConsistOf(g[0], g[1]))
 		Expect(rows[0].DisplayName).To(Equal("Queued Person"), "the SP recorded the queued names")
 		Expect(rows[0].Email).To(Equal(email), "the SP recorded the queued email")
-		e := lastSent(id)
+		e := suite.LastSent(id)
 		Expect(e.Options).NotTo(BeNil())
 		Expect(e.Options.Source).To(Equal("queue"))
 		Expect(e.Options.SignatureMethod).To(Equal(nsSHA512))
@@ -100,7 +100,7 @@ var _ = Describe("The mock IdP's scenario API", Label("mockidp"), func() {
 		out = signInWith(suite.NewUserTab("queued-again"), id, []string{g[0]})
 		Expect(out.SignedIn).To(BeTrue(), out.Text)
 		Expect(out.Groups).To(ConsistOf(g[0]), "the second login sends the form's groups")
-		Expect(lastSent(id).Options.Source).To(Equal("form"))
+		Expect(suite.LastSent(id).Options.Source).To(Equal("form"))
 	})
 
 	It("registers a service provider through the /sps page, and refuses bad metadata there", func(ctx SpecContext) {

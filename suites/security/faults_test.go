@@ -83,7 +83,7 @@ var _ = Describe("Faulted responses from the IdP", func() {
 			before := storeUsers(ctx)
 			u := newUser("user")
 			out := signInWithFault(u, framework.Login{Username: id, Groups: []string{"Engineering"}}, f.Name)
-			Expect(lastSent(id).Fault).To(Equal(f.Name), "the IdP did not send the fault")
+			Expect(suite.LastSent(id).Fault).To(Equal(f.Name), "the IdP did not send the fault")
 			expectRefused(ctx, u, out, before, codesFor(f), id, id+mockidp.EvilSuffix)
 		},
 		faultEntries(mockidp.ExpectRefuse),
@@ -94,7 +94,7 @@ var _ = Describe("Faulted responses from the IdP", func() {
 			id := suite.NewUserID(f.Name)
 			u := newUser("user")
 			out := signInWithFault(u, framework.Login{Username: id, Groups: []string{"Engineering"}}, f.Name)
-			Expect(lastSent(id).Fault).To(Equal(f.Name), "the IdP did not send the fault")
+			Expect(suite.LastSent(id).Fault).To(Equal(f.Name), "the IdP did not send the fault")
 			Expect(out.SignedIn).To(BeTrue(), "the SP refused a valid response (%s): %s", out.RefusalCode, out.Text)
 			want := id
 			if f.Name == "xml-nameid-comment" {

@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/sp/store"
 	"github.com/hmpconform/hmpconform/suites/framework"
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
@@ -138,19 +137,6 @@ func expectRefused(ctx context.Context, u *framework.User, out framework.Outcome
 	expectNoAccount(ctx, ids...)
 	Expect(storeUsers(ctx)).To(Equal(before), "the number of accounts in the SP's store changed")
 	expectNotSignedIn(u)
-}
-
-// lastSent is the newest IdP log entry for nameID.
-func lastSent(nameID string) mockidp.LoggedResponse {
-	GinkgoHelper()
-	log := suite.Env.IdP.Log()
-	for i := len(log) - 1; i >= 0; i-- {
-		if log[i].NameID == nameID {
-			return log[i]
-		}
-	}
-	Fail("the IdP log has no response for " + nameID)
-	return mockidp.LoggedResponse{}
 }
 
 // postFromIdPSite opens the IdP's home page (another site than the SP, as

@@ -32,7 +32,7 @@ var _ = Describe("Replayed responses", func() {
 		out, err := first.SignInViaIdP(framework.Login{Username: id, Groups: []string{"Engineering"}}, "/")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out.SignedIn).To(BeTrue(), out.Text)
-		sent := lastSent(id)
+		sent := suite.LastSent(id)
 		Expect(sent.SAMLResponse).NotTo(BeEmpty())
 		was := stateOf(id)
 		before := storeUsers(ctx)
@@ -52,7 +52,7 @@ var _ = Describe("Replayed responses", func() {
 		first := newUser("first")
 		out := signInWithFault(first, framework.Login{Username: id, Groups: []string{"Engineering"}}, "")
 		Expect(out.SignedIn).To(BeTrue(), out.Text)
-		sent := lastSent(id)
+		sent := suite.LastSent(id)
 		Expect(sent.InResponseTo).NotTo(BeEmpty())
 		was := stateOf(id)
 		before := storeUsers(ctx)
@@ -84,7 +84,7 @@ var _ = Describe("Replayed responses", func() {
 		Expect(json.Unmarshal([]byte(js), &form)).To(Succeed())
 		out := submitIdPForm(first, framework.Login{Username: id, Groups: []string{"Engineering"}}, "")
 		Expect(out.SignedIn).To(BeTrue(), out.Text)
-		used := lastSent(id).InResponseTo
+		used := suite.LastSent(id).InResponseTo
 		was := stateOf(id)
 		before := storeUsers(ctx)
 
@@ -93,7 +93,7 @@ var _ = Describe("Replayed responses", func() {
 		other := suite.NewUserID("reused-request-other")
 		attacker := newUser("attacker")
 		again := postFromIdPSite(attacker, form.Action, append(form.Fields, [2]string{"username", other}))
-		Expect(lastSent(other).InResponseTo).To(Equal(used), "the IdP did not answer the used request")
+		Expect(suite.LastSent(other).InResponseTo).To(Equal(used), "the IdP did not answer the used request")
 		expectRefused(ctx, attacker, again, before, []string{"request-id"}, other)
 		Expect(stateOf(id)).To(Equal(was), "the account changed")
 	})
@@ -136,7 +136,7 @@ var _ = Describe("RelayState", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out.SignedIn).To(BeTrue(), out.Text)
 			Expect(hostOf(out.Location)).To(Equal(hostOf(suite.Env.SPURL("/"))), "the browser left the SP for %s", out.Location)
-			Expect(lastSent(id).RelayState).To(Equal(relayState))
+			Expect(suite.LastSent(id).RelayState).To(Equal(relayState))
 		},
 		Entry("an absolute URL", Label("SEC-REDIRECT"), mockidp.ForeignRelayState),
 		Entry("a scheme-relative URL", Label("SEC-REDIRECT"), "//evil.example/"),

@@ -91,20 +91,6 @@ func signInFlavoured(suite *framework.Suite, u *framework.User, l flavourLogin) 
 	return out
 }
 
-// lastSent is the attributes of the last response the mock IdP sent for
-// this NameID.
-func lastSent(suite *framework.Suite, nameID string) mockidp.LoggedResponse {
-	GinkgoHelper()
-	log := suite.Env.IdP.Log()
-	for i := len(log) - 1; i >= 0; i-- {
-		if log[i].NameID == nameID {
-			return log[i]
-		}
-	}
-	Fail("the IdP log has no response for " + nameID)
-	return mockidp.LoggedResponse{}
-}
-
 // sendsGroupNames says which flavours send plain group names by default,
 // as the vendors document it (README, "IdP flavours"); Entra sends object
 // IDs and Keycloak group paths ("/Engineering"). Written out here rather
@@ -126,7 +112,7 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 			out := signInFlavoured(suite, suite.NewUserTab("first"), login)
 			Expect(out.Identifier).To(Equal(id))
 
-			sent := lastSent(suite, id)
+			sent := suite.LastSent(id)
 			Expect(sent.Flavour).To(Equal(fl.ID), "the IdP log's flavour")
 			Expect(sent.Attributes).To(HaveKeyWithValue(fl.FirstName.Name, []string{"Nina"}), "the IdP sent the first name under the flavour's name")
 
@@ -153,7 +139,7 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 					Login: framework.Login{Username: id, Groups: []string{strings.ToUpper(g[0]), strings.ToLower(g[1]), ghost}}})
 				Expect(out.Groups).To(ConsistOf(g[0], g[1]), "the user's own page")
 				Expect(suite.GroupsOf(id)).To(ConsistOf(g[0], g[1]), "the Users page: matched with the SP's spelling, no defaults")
-				Expect(lastSent(suite, id).Attributes).To(HaveKeyWithValue(flavourGroupAttr(suite, fl),
+				Expect(suite.LastSent(id).Attributes).To(HaveKeyWithValue(flavourGroupAttr(suite, fl),
 					[]string{strings.ToUpper(g[0]), strings.ToLower(g[1]), ghost}), "the IdP sent the names as typed")
 				names, err := suite.Admin.Groups()
 				Expect(err).NotTo(HaveOccurred())
@@ -165,7 +151,7 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 				configureFor(suite, fl, g[1])
 				id := suite.NewUserID("flavour-groups-" + fl.ID)
 				out := signInFlavoured(suite, suite.NewUserTab("user"), flavourLogin{Flavour: fl, Login: framework.Login{Username: id, Groups: []string{g[0]}}})
-				sent := lastSent(suite, id).Attributes[flavourGroupAttr(suite, fl)]
+				sent := suite.LastSent(id).Attributes[flavourGroupAttr(suite, fl)]
 				Expect(sent).To(HaveLen(1))
 				Expect(sent[0]).NotTo(Equal(g[0]), "the %s flavour should not send the bare group name", fl.ID)
 				Expect(out.Groups).To(ConsistOf(g[1]))
@@ -191,7 +177,7 @@ func entraSpecs(suite *framework.Suite) {
 			configureFor(suite, entra, def)
 			id := suite.NewUserID("entra-guid")
 			out := signInFlavoured(suite, suite.NewUserTab("user"), flavourLogin{Flavour: entra, Login: framework.Login{Username: id, Groups: []string{display}}})
-			Expect(lastSent(suite, id).Attributes).To(HaveKeyWithValue(entra.Groups.Name, []string{byID}))
+			Expect(suite.LastSent(id).Attributes).To(HaveKeyWithValue(entra.Groups.Name, []string{byID}))
 			Expect(out.Groups).To(ConsistOf(byID))
 			Expect(suite.GroupsOf(id)).To(ConsistOf(byID), "the GUID-named group, and no defaults")
 		})
@@ -218,13 +204,13 @@ func entraSpecs(suite *framework.Suite) {
 
 			atLimit := suite.NewUserID("entra-150")
 			signInFlavoured(suite, suite.NewUserTab("at-limit"), flavourLogin{Flavour: entra, Login: framework.Login{Username: atLimit, Groups: groups}})
-			Expect(lastSent(suite, atLimit).Attributes[entra.Groups.Name]).To(HaveLen(mockidp.EntraGroupLimit))
+			Expect(suite.LastSent(atLimit).Attributes[entra.Groups.Name]).To(HaveLen(mockidp.EntraGroupLimit))
 			Expect(suite.GroupsOf(atLimit)).To(ConsistOf(byID), "at the limit the group claim is sent and matches")
 
 			over := suite.NewUserID("entra-151")
 			signInFlavoured(suite, suite.NewUserTab("over-limit"), flavourLogin{Flavour: entra,
 				Login: framework.Login{Username: over, Groups: append(groups, display+"-one-more")}})
-			sent := lastSent(suite, over).Attributes
+			sent := suite.LastSent(over).Attributes
 			Expect(sent).NotTo(HaveKey(entra.Groups.Name), "above the limit Entra sends no group claim")
 			Expect(sent).To(HaveKeyWithValue("http://schemas.microsoft.com/claims/groups.link", ConsistOf(HavePrefix("https://graph.windows.net/"))))
 			Expect(suite.GroupsOf(over)).To(ConsistOf(def), "no group claim: the Default User Groups")
@@ -271,7 +257,7 @@ func manyGroupsSpecs(suite *framework.Suite) {
 			configureFor(suite, okta)
 			id := suite.NewUserID("many-groups")
 			out := signInFlavoured(suite, suite.NewUserTab("user"), flavourLogin{Flavour: okta, Login: framework.Login{Username: id, Groups: groups}})
-			Expect(lastSent(suite, id).Attributes[okta.Groups.Name]).To(Equal(groups), "every group, in order, untruncated")
+			Expect(suite.LastSent(id).Attributes[okta.Groups.Name]).To(Equal(groups), "every group, in order, untruncated")
 			Expect(out.Groups).To(ConsistOf(groups[249]))
 			Expect(suite.GroupsOf(id)).To(ConsistOf(groups[249]))
 		})
@@ -292,7 +278,7 @@ func manyGroupsSpecs(suite *framework.Suite) {
 			out, err := u.SubmitAndWaitForSP("persona-grace")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out.SignedIn).To(BeTrue(), out.Text)
-			sent := lastSent(suite, "grace@example.com")
+			sent := suite.LastSent("grace@example.com")
 			Expect(sent.Groups).To(HaveLen(201))
 			Expect(sent.Attributes[okta.Groups.Name]).To(HaveLen(201), "every group sent")
 			Expect(out.Groups).To(ConsistOf("Engineering"))
