@@ -3,6 +3,8 @@ package mockidp
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,6 +32,15 @@ const (
 
 // attrNameFormatBasic is the NameFormat of every attribute the IdP sends.
 const attrNameFormatBasic = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic"
+
+// maxSSOBody bounds the body of a POST to /sso and /idp/initiate (an
+// HTTP-POST AuthnRequest, or the login form that resumes one): 1 MiB, as
+// crewjam bounds an HTTP-Redirect AuthnRequest once inflated.
+const maxSSOBody = 1 << 20
+
+// maxRelayState bounds the RelayState an SP (or an IdP-initiated login)
+// sends. SAML says 80 bytes; real SPs send more, so the limit is lenient.
+const maxRelayState = 4 << 10
 
 // sessionLifetime is the ExpireTime of the sessions made from a login.
 const sessionLifetime = 8 * time.Hour
@@ -272,11 +283,12 @@ func spEntityID(req *saml.IdpAuthnRequest) string {
 // serveSSO handles /sso: AuthnRequests (GET: HTTP-Redirect, POST: HTTP-POST)
 // and the login form that resumes them.
 func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
+	relayState := r.URL.Query().Get(fieldRelayState)
 	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err != nil {
-			s.onError(w, r, http.StatusBadRequest, err)
+		if !s.parseSSOForm(w, r) {
 			return
 		}
+		relayState = r.PostForm.Get(fieldRelayState)
 		if r.PostForm.Get(fieldMarker) == "1" {
 			ctx := context.WithValue(r.Context(), loginKey{}, &loginState{form: parseLoginForm(r.PostForm)})
 			if q, ok := r.PostForm[fieldQuery]; ok {
@@ -290,12 +302,42 @@ func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
 				r2.Form, r2.PostForm = nil, nil
 				r2.Header.Del("Content-Type")
 				r = r2
+				relayState = r.URL.Query().Get(fieldRelayState)
 			} else {
 				r = r.WithContext(ctx)
 			}
 		}
 	}
+	if !s.checkRelayState(w, relayState) {
+		return
+	}
 	s.idp.ServeSSO(w, s.withTrustHint(r))
+}
+
+// parseSSOForm reads a POST body of at most maxSSOBody bytes into
+// r.PostForm; on failure it has answered (413 or 400) and returns false.
+func (s *Server) parseSSOForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxSSOBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.logger.Warn("mockidp: request body too large", "path", r.URL.Path, "limit", tooBig.Limit)
+			s.renderError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is too large: at most %d bytes (1 MiB).", maxSSOBody))
+			return false
+		}
+		s.onError(w, r, http.StatusBadRequest, err)
+		return false
+	}
+	return true
+}
+
+// checkRelayState refuses (400) a RelayState over maxRelayState bytes.
+func (s *Server) checkRelayState(w http.ResponseWriter, relayState string) bool {
+	if len(relayState) > maxRelayState {
+		s.renderError(w, http.StatusBadRequest, fmt.Sprintf("The RelayState is %d bytes; this IdP takes at most %d (4 KiB).", len(relayState), maxRelayState))
+		return false
+	}
+	return true
 }
 
 // serveInitiate handles /idp/initiate: IdP-initiated login to ?sp=, and the
@@ -303,8 +345,7 @@ func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveInitiate(w http.ResponseWriter, r *http.Request) {
 	var sp, relayState string
 	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err != nil {
-			s.onError(w, r, http.StatusBadRequest, err)
+		if !s.parseSSOForm(w, r) {
 			return
 		}
 		sp, relayState = r.PostForm.Get(fieldSP), r.PostForm.Get(fieldRelayState)
@@ -317,6 +358,9 @@ func (s *Server) serveInitiate(w http.ResponseWriter, r *http.Request) {
 	}
 	if sp == "" {
 		s.renderError(w, http.StatusBadRequest, "Name the service provider: /idp/initiate?sp=<entity ID>.")
+		return
+	}
+	if !s.checkRelayState(w, relayState) {
 		return
 	}
 	s.idp.ServeIDPInitiated(w, r, sp, relayState)
