@@ -37,8 +37,10 @@ type NextLogin struct {
 	Email     *string `json:"email,omitempty"`
 	ShortName *string `json:"shortName,omitempty"`
 	// Groups, when present (even empty), replace the groups.
-	Groups         []string `json:"groups,omitempty"`
-	GroupAttribute string   `json:"groupAttribute,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// GroupAttribute, when blank with a Flavour given, is the flavour's
+	// unless a name was typed on the form (queuedGroupAttribute).
+	GroupAttribute string `json:"groupAttribute,omitempty"`
 	// Fault names a fault (faults.go) for this response.
 	Fault string `json:"fault,omitempty"`
 	loginOptions
@@ -176,7 +178,7 @@ func (s *Server) applyQueuedLogin(st *loginState, sp string) {
 	}
 	out := *base
 	out.Username = user
-	out.GroupAttribute = f.GroupAttribute
+	out.GroupAttribute = s.queuedGroupAttribute(f, q, sp)
 	out.Fault = f.Fault
 	out.Options = f.Options
 	overrideString(&out.FirstName, q.FirstName)
@@ -189,9 +191,6 @@ func (s *Server) applyQueuedLogin(st *loginState, sp string) {
 	if out.GroupList == nil {
 		out.GroupList = []string{}
 	}
-	if q.GroupAttribute != "" {
-		out.GroupAttribute = q.GroupAttribute
-	}
 	if q.Fault != "" {
 		out.Fault = q.Fault
 	}
@@ -200,6 +199,29 @@ func (s *Server) applyQueuedLogin(st *loginState, sp string) {
 	st.form = out
 	st.queued = true
 	s.logger.Info("mockidp: login takes a queued login", "user", user, "sp", sp, "queuedFor", e.SP)
+}
+
+// queuedGroupAttribute is the group attribute name of a login of form f
+// (at sp) that takes queued login q: q's groupAttribute if it names one;
+// else, when q names a flavour and the form's field holds a name the form
+// pre-fills (the IdP's default, or the group attribute name of the form's
+// flavour or of the SP's flavour), the queued flavour's, since the browser
+// always submits the pre-filled field; else the form's (a name typed there
+// is set explicitly, and wins over a flavour's default).
+func (s *Server) queuedGroupAttribute(f loginForm, q NextLogin, sp string) string {
+	if q.GroupAttribute != "" {
+		return q.GroupAttribute
+	}
+	if strings.TrimSpace(q.Flavour) == "" {
+		return f.GroupAttribute
+	}
+	switch strings.TrimSpace(f.GroupAttribute) {
+	case "", s.groupAttr,
+		s.flavourGroupAttribute(s.spFlavour(sp, f.Options.Flavour)),
+		s.flavourGroupAttribute(s.spFlavour(sp, "")):
+		return s.flavourGroupAttribute(q.Flavour)
+	}
+	return f.GroupAttribute
 }
 
 // requeueLogin puts back the entry a login took when the login is refused
