@@ -13,7 +13,7 @@ func TestFlavourFlag(t *testing.T) {
 	if o.spFlavours["https://sp.test/md?a=b"] != "entra" || o.spFlavours["urn:x"] != "keycloak" || len(o.spFlavours) != 2 {
 		t.Errorf("parsed %v", o.spFlavours)
 	}
-	for _, bad := range []string{"https://sp.test", "=entra", "urn:x=", "urn:x=ping"} {
+	for _, bad := range []string{"https://sp.test", "=entra", "urn:x=", "urn:x= ", "urn:x=ping"} {
 		if _, err := parseFlags([]string{"--sp-flavour", bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -34,8 +34,10 @@ func TestFlavourFlagFromEnvironment(t *testing.T) {
 	if o, err = parseFlags([]string{"--sp-flavour", "urn:y=okta"}); err != nil || len(o.spFlavours) != 1 || o.spFlavours["urn:y"] != "okta" {
 		t.Errorf("the flag should win over the environment: %v %v", o.spFlavours, err)
 	}
-	t.Setenv("MOCKIDP_SP_FLAVOUR", "urn:x=ping")
-	if _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "MOCKIDP_SP_FLAVOUR") {
-		t.Errorf("an unknown flavour in the environment: %v", err)
+	for _, bad := range []string{"urn:x=ping", "a= "} {
+		t.Setenv("MOCKIDP_SP_FLAVOUR", bad)
+		if _, err := parseFlags(nil); err == nil || !strings.Contains(err.Error(), "MOCKIDP_SP_FLAVOUR") {
+			t.Errorf("MOCKIDP_SP_FLAVOUR=%q: %v", bad, err)
+		}
 	}
 }
