@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/beevik/etree"
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -100,6 +101,102 @@ var sendsGroupNames = map[string]bool{
 	"generic": true, "okta": true, "adfs": true, "google": true, "entra": false, "keycloak": false,
 }
 
+// vendorDefault is what a product puts on the wire by default, as its
+// vendor documents it (README, "IdP flavours", has the sources).
+type vendorDefault struct {
+	firstNameAttr string // Name of the first-name attribute
+	groupsAttr    string // Name of the groups attribute; "" for the IdP's configured one
+	nameIDFormat  string
+	signsResponse bool // an enveloped signature on the Response
+	signsAssert   bool // an enveloped signature on the Assertion
+}
+
+const (
+	nameIDUnspecified = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+	nameIDEmail       = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+	rsaSHA256         = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	// entraGroupLimit is Microsoft's documented SAML limit: above it Entra
+	// sends groups.link instead of the groups claim.
+	entraGroupLimit = 150
+)
+
+// vendorDefaults is written out here, not read from the IdP's table, so that
+// a flavour table drifting from the vendors' documentation turns the
+// flavour specs red, not just the IdP's unit tests.
+var vendorDefaults = map[string]vendorDefault{
+	"generic":  {"firstName", "", nameIDUnspecified, true, true},
+	"okta":     {"firstName", "groups", nameIDUnspecified, true, true},
+	"entra":    {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", nameIDEmail, false, true},
+	"adfs":     {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "http://schemas.xmlsoap.org/claims/Group", nameIDEmail, false, true},
+	"google":   {"firstName", "groups", nameIDUnspecified, false, true},
+	"keycloak": {"urn:oid:2.5.4.42", "member", nameIDUnspecified, true, false},
+}
+
+// expectVendorShape checks the response the IdP logged against the
+// vendor's defaults: attribute names, NameID format, which elements are
+// signed and with which algorithm. It reads the XML, not the IdP's own
+// account of its options.
+func expectVendorShape(fl mockidp.Flavour, sent mockidp.LoggedResponse, firstName string) {
+	GinkgoHelper()
+	want, ok := vendorDefaults[fl.ID]
+	Expect(ok).To(BeTrue(), "no vendor defaults written down for flavour %q: add them to vendorDefaults", fl.ID)
+	doc := etree.NewDocument()
+	Expect(doc.ReadFromString(sent.ResponseXML)).To(Succeed(), "the logged response")
+	resp := doc.Root()
+	Expect(resp).NotTo(BeNil())
+	assertion := loggedAssertion(sent)
+	nameID := assertion.FindElement("./Subject/NameID")
+	Expect(nameID).NotTo(BeNil())
+	Expect(nameID.SelectAttrValue("Format", "")).To(Equal(want.nameIDFormat), "NameID Format")
+	Expect(valuesSent(sent, want.firstNameAttr)).To(Equal([]string{firstName}), "the first name under the vendor's attribute name")
+
+	for _, el := range []struct {
+		what   string
+		e      *etree.Element
+		signed bool
+	}{{"Response", resp, want.signsResponse}, {"Assertion", assertion, want.signsAssert}} {
+		sig := el.e.FindElement("./Signature")
+		if !el.signed {
+			Expect(sig).To(BeNil(), "%s signs no %s by default", fl.Label, el.what)
+			continue
+		}
+		Expect(sig).NotTo(BeNil(), "%s signs the %s by default", fl.Label, el.what)
+		m := sig.FindElement("./SignedInfo/SignatureMethod")
+		Expect(m).NotTo(BeNil())
+		Expect(m.SelectAttrValue("Algorithm", "")).To(Equal(rsaSHA256), "%s signature algorithm", el.what)
+	}
+}
+
+// loggedAssertion is the assertion of a logged response: the one in its
+// XML or, when it went out encrypted, the one the IdP encrypted.
+func loggedAssertion(sent mockidp.LoggedResponse) *etree.Element {
+	GinkgoHelper()
+	doc := etree.NewDocument()
+	if sent.Encrypted {
+		Expect(doc.ReadFromString(sent.AssertionXML)).To(Succeed(), "the logged assertion")
+		return doc.Root()
+	}
+	Expect(doc.ReadFromString(sent.ResponseXML)).To(Succeed(), "the logged response")
+	a := doc.Root().FindElement("./Assertion")
+	Expect(a).NotTo(BeNil(), "no assertion in the response")
+	return a
+}
+
+// valuesSent are the values of the attribute with this Name in the logged
+// response's XML.
+func valuesSent(sent mockidp.LoggedResponse, name string) []string {
+	GinkgoHelper()
+	var out []string
+	for _, a := range loggedAssertion(sent).FindElements("./AttributeStatement/Attribute") {
+		if a.SelectAttrValue("Name", "") == name {
+			for _, v := range a.SelectElements("AttributeValue") {
+				out = append(out, v.Text())
+			}
+		}
+	}
+	return out
+}
+
 func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 	Describe("as "+fl.Label+" (flavour "+fl.ID+")", func() {
 		BeforeEach(func() { noteFlavour(fl) })
@@ -115,6 +212,7 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 			sent := suite.LastSent(id)
 			Expect(sent.Flavour).To(Equal(fl.ID), "the IdP log's flavour")
 			Expect(sent.Attributes).To(HaveKeyWithValue(fl.FirstName.Name, []string{"Nina"}), "the IdP sent the first name under the flavour's name")
+			expectVendorShape(fl, sent, "Nina")
 
 			rows := suite.MustUsersNamed(id)
 			Expect(rows).To(HaveLen(1))
@@ -139,8 +237,11 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 					Login: framework.Login{Username: id, Groups: []string{strings.ToUpper(g[0]), strings.ToLower(g[1]), ghost}}})
 				Expect(out.Groups).To(ConsistOf(g[0], g[1]), "the user's own page")
 				Expect(suite.GroupsOf(id)).To(ConsistOf(g[0], g[1]), "the Users page: matched with the SP's spelling, no defaults")
-				Expect(suite.LastSent(id).Attributes).To(HaveKeyWithValue(flavourGroupAttr(suite, fl),
-					[]string{strings.ToUpper(g[0]), strings.ToLower(g[1]), ghost}), "the IdP sent the names as typed")
+				sentNames := []string{strings.ToUpper(g[0]), strings.ToLower(g[1]), ghost}
+				Expect(suite.LastSent(id).Attributes).To(HaveKeyWithValue(flavourGroupAttr(suite, fl), sentNames), "the IdP sent the names as typed")
+				if attr := vendorDefaults[fl.ID].groupsAttr; attr != "" {
+					Expect(valuesSent(suite.LastSent(id), attr)).To(Equal(sentNames), "the names under the vendor's group attribute")
+				}
 				names, err := suite.Admin.Groups()
 				Expect(err).NotTo(HaveOccurred())
 				Expect(names).NotTo(ContainElement(MatchRegexp("(?i)^" + ghost + "$")))
@@ -153,6 +254,7 @@ func flavourSpecs(suite *framework.Suite, fl mockidp.Flavour) {
 				out := signInFlavoured(suite, suite.NewUserTab("user"), flavourLogin{Flavour: fl, Login: framework.Login{Username: id, Groups: []string{g[0]}}})
 				sent := suite.LastSent(id).Attributes[flavourGroupAttr(suite, fl)]
 				Expect(sent).To(HaveLen(1))
+				Expect(valuesSent(suite.LastSent(id), vendorDefaults[fl.ID].groupsAttr)).To(Equal(sent), "under the vendor's group attribute")
 				Expect(sent[0]).NotTo(Equal(g[0]), "the %s flavour should not send the bare group name", fl.ID)
 				Expect(out.Groups).To(ConsistOf(g[1]))
 				Expect(suite.GroupsOf(id)).To(ConsistOf(g[1]), "only the Default User Groups")
@@ -191,20 +293,21 @@ func entraSpecs(suite *framework.Suite) {
 			Expect(suite.GroupsOf(id)).To(ConsistOf(g[0]))
 		})
 
-		It(fmt.Sprintf("sends %d groups, but above that no group claim, only groups.link: the defaults apply", mockidp.EntraGroupLimit), Label("GRP-MATCH", "GRP-DEFAULT"), func(ctx SpecContext) {
+		It(fmt.Sprintf("sends %d groups, but above that no group claim, only groups.link: the defaults apply", entraGroupLimit), Label("GRP-MATCH", "GRP-DEFAULT"), func(ctx SpecContext) {
 			display := suite.Env.Unique("Engineering")
 			byID := mockidp.GroupObjectID(display)
 			Expect(suite.Admin.CreateGroup(byID, store.RoleViewer)).To(Succeed())
 			def := suite.MustNewGroups("Support")[0]
 			configureFor(suite, entra, def)
 			groups := []string{display}
-			for i := 2; i <= mockidp.EntraGroupLimit; i++ {
+			for i := 2; i <= entraGroupLimit; i++ {
 				groups = append(groups, fmt.Sprintf("%s-extra-%03d", display, i))
 			}
 
 			atLimit := suite.NewUserID("entra-150")
 			signInFlavoured(suite, suite.NewUserTab("at-limit"), flavourLogin{Flavour: entra, Login: framework.Login{Username: atLimit, Groups: groups}})
-			Expect(suite.LastSent(atLimit).Attributes[entra.Groups.Name]).To(HaveLen(mockidp.EntraGroupLimit))
+			Expect(suite.LastSent(atLimit).Attributes[entra.Groups.Name]).To(HaveLen(entraGroupLimit))
+			Expect(valuesSent(suite.LastSent(atLimit), vendorDefaults["entra"].groupsAttr)).To(HaveLen(entraGroupLimit), "the groups claim, as Microsoft names it")
 			Expect(suite.GroupsOf(atLimit)).To(ConsistOf(byID), "at the limit the group claim is sent and matches")
 
 			over := suite.NewUserID("entra-151")
@@ -225,6 +328,24 @@ func keycloakSpecs(suite *framework.Suite) {
 	}
 	Describe("as Keycloak with Full group path off", func() {
 		BeforeEach(func() { noteFlavour(kc) })
+
+		It("reads the profile by FriendlyName when the SP is mapped to givenName, surname and email", Label("JIT-ATTRS"), func(ctx SpecContext) {
+			// Keycloak's X500 mappers send Name="urn:oid:2.5.4.42" FriendlyName="givenName":
+			// an administrator may map either.
+			Expect(suite.Admin.MustSaveSettings(suite.JITFields(map[string]string{
+				"firstNameAttr": "givenName", "lastNameAttr": "surname", "emailAttr": "email",
+				"groupMembershipAttr": flavourGroupAttr(suite, kc),
+			}))).To(Succeed())
+			id := suite.NewUserID("keycloak-friendly")
+			email := strings.Replace(id, "@", ".mail@", 1)
+			signInFlavoured(suite, suite.NewUserTab("user"), flavourLogin{Flavour: kc,
+				Login: framework.Login{Username: id, FirstName: "Fred", LastName: "Friendly", Email: email}})
+			rows := suite.MustUsersNamed(id)
+			Expect(rows).To(HaveLen(1))
+			d, err := suite.Admin.User(rows[0].ID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(d).To(And(HaveField("FirstName", "Fred"), HaveField("LastName", "Friendly"), HaveField("Email", email)))
+		})
 
 		It("matches group names when the tester sends names instead of paths", Label("GRP-MATCH"), func(ctx SpecContext) {
 			g := suite.MustNewGroups("Engineering", "Support")
