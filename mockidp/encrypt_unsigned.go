@@ -2,8 +2,7 @@ package mockidp
 
 import (
 	"crypto/x509"
-	"encoding/base64"
-	"strings"
+	"fmt"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
@@ -25,12 +24,13 @@ var assertionEncryptionBlockCiphers = []xmlenc.BlockCipher{
 }
 
 // spEncryptionCertificate is the certificate crewjam encrypts an assertion
-// to: the first parseable one of a KeyDescriptor with use "encryption",
-// else of one with no use; ok is false when there is none (a plain
-// assertion is sent).
-func spEncryptionCertificate(d *saml.SPSSODescriptor) (*x509.Certificate, []saml.EncryptionMethod, bool) {
+// to: the first non-blank one of a KeyDescriptor with use "encryption",
+// else of one with no use; nil and no error when there is none (a plain
+// assertion is sent). Like crewjam, it does not skip an unusable one: that
+// is an error (errBadSPKey), never a silent plain assertion.
+func spEncryptionCertificate(d *saml.SPSSODescriptor) (*x509.Certificate, []saml.EncryptionMethod, error) {
 	if d == nil {
-		return nil, nil, false
+		return nil, nil, nil
 	}
 	for _, use := range []string{"encryption", ""} {
 		for _, kd := range d.KeyDescriptors {
@@ -38,17 +38,20 @@ func spEncryptionCertificate(d *saml.SPSSODescriptor) (*x509.Certificate, []saml
 				continue
 			}
 			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
-				if err != nil || len(der) == 0 {
-					continue
+				cert, err := parseMetadataCertificate(c.Data) // sps.go
+				if err == nil && cert != nil {
+					err = requireRSA(cert)
 				}
-				if cert, err := x509.ParseCertificate(der); err == nil {
-					return cert, kd.EncryptionMethods, true
+				if err != nil {
+					return nil, nil, fmt.Errorf("%w: the certificate %w", errBadSPKey, err)
+				}
+				if cert != nil {
+					return cert, kd.EncryptionMethods, nil
 				}
 			}
 		}
 	}
-	return nil, nil, false
+	return nil, nil, nil
 }
 
 // assertionEncrypterFor is crewjam's default assertion encrypter:
@@ -77,8 +80,11 @@ func assertionEncrypterFor(methods []saml.EncryptionMethod) xmlenc.Encrypter {
 func makeUnsignedAssertionEl(req *saml.IdpAuthnRequest) error {
 	req.Assertion.Signature = nil
 	assertionEl := req.Assertion.Element()
-	cert, methods, ok := spEncryptionCertificate(req.SPSSODescriptor)
-	if !ok {
+	cert, methods, err := spEncryptionCertificate(req.SPSSODescriptor)
+	if err != nil {
+		return err
+	}
+	if cert == nil {
 		req.AssertionEl = assertionEl
 		return nil
 	}

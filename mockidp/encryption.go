@@ -1,6 +1,7 @@
 package mockidp
 
 import (
+	"crypto/x509"
 	"errors"
 
 	"github.com/crewjam/saml"
@@ -22,6 +23,35 @@ const (
 // errNoSPKey refuses encrypt=always for an SP whose metadata has no
 // certificate at all.
 var errNoSPKey = errors.New("this service provider's metadata has no certificate to encrypt the assertion to; choose encryption auto or never")
+
+// errBadSPKey refuses a login whose assertion would be encrypted to a
+// certificate in the SP's metadata that the IdP cannot use (registration
+// refuses such metadata, so this is a safety net).
+var errBadSPKey = errors.New("this service provider's metadata has an encryption certificate the IdP cannot use")
+
+// checkEncryptionFor returns, as a message for the person, why the
+// assertion of a login with this encryption option cannot be encrypted as
+// the option says: no certificate for encrypt=always, or an unusable one
+// (crewjam would fail with a 500, or a plain assertion be sent). "" if it
+// can.
+func checkEncryptionFor(d *saml.SPSSODescriptor, option string) string {
+	eff, err := spDescriptorForEncryption(d, option)
+	if err == nil {
+		var cert *x509.Certificate
+		cert, _, err = spEncryptionCertificate(eff) // encrypt_unsigned.go
+		if err == nil && cert == nil && option == encryptAlways {
+			err = errNoSPKey
+		}
+	}
+	if err == nil {
+		return ""
+	}
+	msg := "Encryption: " + err.Error() + "."
+	if errors.Is(err, errBadSPKey) {
+		msg += " Register the SP again with a valid certificate, or choose encryption never."
+	}
+	return msg
+}
 
 // isEncryptionKey reports whether crewjam would encrypt to kd: its use is
 // "encryption" or unspecified.

@@ -249,6 +249,9 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	if msg == "" {
 		msg = s.checkOptionsFor(req.ServiceProviderMetadata, id.Options) // optioncheck.go
 	}
+	if f := st.form.Fault; msg == "" && (f == "" || f == "none") {
+		msg = checkEncryptionFor(req.SPSSODescriptor, id.Options.Encrypt) // encryption.go; faults never encrypt
+	}
 	if _, ok := LookupFault(st.form.Fault); msg == "" && !ok && st.form.Fault != "" && st.form.Fault != "none" {
 		msg = "Unknown fault " + st.form.Fault + "."
 	}

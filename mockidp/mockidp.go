@@ -233,13 +233,10 @@ func (s *Server) CertificatePEM() string {
 func (s *Server) IdentityProvider() *saml.IdentityProvider { return s.idp }
 
 // RegisterSP registers (or replaces) a service provider, keyed by its
-// entity ID.
+// entity ID. Metadata the IdP could not answer is refused (see checkSP).
 func (s *Server) RegisterSP(md *saml.EntityDescriptor) error {
-	if md == nil || md.EntityID == "" {
-		return errors.New("mockidp: service provider metadata has no entityID")
-	}
-	if len(md.SPSSODescriptors) == 0 {
-		return fmt.Errorf("mockidp: metadata of %s has no SPSSODescriptor", md.EntityID)
+	if err := checkSP(md); err != nil { // sps.go
+		return err
 	}
 	s.mu.Lock()
 	s.sps[md.EntityID] = md
@@ -400,14 +397,24 @@ func (s *Server) withTrustHint(r *http.Request) *http.Request {
 
 // onError is crewjam's OnError: a short HTML page; details go to the log.
 func (s *Server) onError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if errors.Is(err, saml.ErrUnknownAssertionConsumerService) {
+		// crewjam's wording ("file does not exist", or a 500 for an
+		// IdP-initiated login) says nothing useful: say what is wrong.
+		status = http.StatusBadRequest
+		if r.URL.Path == s.prefix+"/idp/initiate" {
+			msg = "The service provider's metadata has no AssertionConsumerService with the HTTP-POST binding; this IdP sends responses with HTTP-POST only."
+		} else {
+			msg = "The AuthnRequest's AssertionConsumerServiceURL/Index is not in the SP's metadata."
+		}
+	}
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
 	s.logger.Log(r.Context(), level, "mockidp: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
 	s.renderError(w, status, msg)
 }

@@ -2,10 +2,14 @@ package mockidp
 
 import (
 	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/crewjam/saml"
@@ -77,22 +81,82 @@ func (s *Server) unregisterSP(entityID string) bool {
 }
 
 // checkSP refuses metadata the IdP could not answer: no entity ID, no
-// SPSSODescriptor, or no assertion consumer service with a location.
+// SPSSODescriptor, no HTTP-POST assertion consumer service with a location
+// (the IdP sends responses with HTTP-POST only), or a certificate that is
+// not one (crewjam would fail on it at login, or skip it and send a plain
+// assertion).
 func checkSP(md *saml.EntityDescriptor) error {
-	if md.EntityID == "" {
+	if md == nil || md.EntityID == "" {
 		return errors.New("mockidp: service provider metadata has no entityID")
 	}
 	if len(md.SPSSODescriptors) == 0 {
 		return fmt.Errorf("mockidp: metadata of %s has no SPSSODescriptor", md.EntityID)
 	}
+	if err := checkSPCertificates(md); err != nil {
+		return err
+	}
+	if !hasPostACS(md) {
+		return fmt.Errorf("mockidp: metadata of %s has no AssertionConsumerService with the HTTP-POST binding (%s) and a Location; this IdP sends responses with HTTP-POST only", md.EntityID, saml.HTTPPostBinding)
+	}
+	return nil
+}
+
+// hasPostACS reports whether md has an HTTP-POST assertion consumer
+// service with a location.
+func hasPostACS(md *saml.EntityDescriptor) bool {
 	for _, d := range md.SPSSODescriptors {
 		for _, a := range d.AssertionConsumerServices {
-			if a.Location != "" {
-				return nil
+			if a.Binding == saml.HTTPPostBinding && a.Location != "" {
+				return true
 			}
 		}
 	}
-	return fmt.Errorf("mockidp: metadata of %s has no AssertionConsumerService with a Location", md.EntityID)
+	return false
+}
+
+// checkSPCertificates refuses metadata with an X509Certificate that is not
+// a base64 X.509 certificate, or an encryption certificate without an RSA
+// key (crewjam encrypts with RSA-OAEP).
+func checkSPCertificates(md *saml.EntityDescriptor) error {
+	for _, d := range md.SPSSODescriptors {
+		for i, kd := range d.KeyDescriptors {
+			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
+				cert, err := parseMetadataCertificate(c.Data)
+				if err == nil && cert != nil && kd.Use == "encryption" {
+					err = requireRSA(cert)
+				}
+				if err != nil {
+					return fmt.Errorf("mockidp: metadata of %s: the X509Certificate of KeyDescriptor %d (use %q) %w", md.EntityID, i+1, kd.Use, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseMetadataCertificate parses an X509Certificate element's text as
+// crewjam does (whitespace removed, base64, DER); nil, nil when it is blank.
+func parseMetadataCertificate(data string) (*x509.Certificate, error) {
+	s := strings.Join(strings.Fields(data), "")
+	if s == "" {
+		return nil, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not base64: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("is not an X.509 certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func requireRSA(cert *x509.Certificate) error {
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+		return fmt.Errorf("has a %s key; this IdP encrypts assertions with RSA-OAEP only", cert.PublicKeyAlgorithm)
+	}
+	return nil
 }
 
 // registerSPMetadata registers every SP in metadata b (all or none) and
