@@ -18,6 +18,7 @@ import (
 
 	"github.com/hmpconform/hmpconform/internal/stack"
 	"github.com/hmpconform/hmpconform/internal/tlsutil"
+	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/sp/refsp"
 )
 
@@ -61,37 +62,64 @@ func env(name, def string) string {
 	return def
 }
 
-func runStack(args []string, stdout, stderr io.Writer) error {
+// runOptions are `hmpconform run`'s flags.
+type runOptions struct {
+	dataDir, idpHost, spHost, listen, groupAttr string
+	idpPort, spPort                             int
+	rollover, verbose                           bool
+	spFlavours                                  mockidp.SPFlavourFlag
+}
+
+// parseRunFlags reads `hmpconform run`'s flags (help and errors go to
+// stderr).
+func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
+	var o runOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", env("HMPCONFORM_DATA", "data"), "where keys, the CA and the SP's database are kept (env HMPCONFORM_DATA)")
-	idpHost := fs.String("idp-host", env("HMPCONFORM_IDP_HOST", "127.0.0.1"), "host name in the mock IdP's URLs")
-	spHost := fs.String("sp-host", env("HMPCONFORM_SP_HOST", "localhost"), "host name in the reference SP's URLs")
-	idpPort := fs.Int("idp-port", 7443, "mock IdP HTTPS port (0 = any free port)")
-	spPort := fs.Int("sp-port", 8443, "reference SP HTTPS port (0 = any free port)")
-	listen := fs.String("listen", "127.0.0.1", "address both servers bind")
-	groupAttr := fs.String("group-attribute", "groups", "name of the group attribute the IdP sends")
-	rollover := fs.Bool("rollover", true, "the IdP announces a next signing certificate too, and the SP trusts both")
-	verbose := fs.Bool("v", false, "log debug detail")
+	fs.StringVar(&o.dataDir, "data-dir", env("HMPCONFORM_DATA", "data"), "where keys, the CA and the SP's database are kept (env HMPCONFORM_DATA)")
+	fs.StringVar(&o.idpHost, "idp-host", env("HMPCONFORM_IDP_HOST", "127.0.0.1"), "host name in the mock IdP's URLs")
+	fs.StringVar(&o.spHost, "sp-host", env("HMPCONFORM_SP_HOST", "localhost"), "host name in the reference SP's URLs")
+	fs.IntVar(&o.idpPort, "idp-port", 7443, "mock IdP HTTPS port (0 = any free port)")
+	fs.IntVar(&o.spPort, "sp-port", 8443, "reference SP HTTPS port (0 = any free port)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1", "address both servers bind")
+	fs.StringVar(&o.groupAttr, "group-attribute", "groups", "name of the group attribute the IdP sends")
+	o.spFlavours = mockidp.SPFlavourFlag{}
+	fs.Var(o.spFlavours, "sp-flavour", "IdP flavour of logins to an SP when the login form names none: entityID=generic|okta|entra|adfs|google|keycloak (the reference SP's entity ID is <SP URL>/saml/metadata); repeatable (env MOCKIDP_SP_FLAVOUR, comma-separated)")
+	fs.BoolVar(&o.rollover, "rollover", true, "the IdP announces a next signing certificate too, and the SP trusts both")
+	fs.BoolVar(&o.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if len(o.spFlavours) == 0 {
+		if err := o.spFlavours.SetFromEnv("MOCKIDP_SP_FLAVOUR", os.Getenv("MOCKIDP_SP_FLAVOUR")); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func runStack(args []string, stdout, stderr io.Writer) error {
+	o, err := parseRunFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if o.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ca, _, err := tlsutil.LoadOrCreateCA(*dataDir, time.Now())
+	ca, _, err := tlsutil.LoadOrCreateCA(o.dataDir, time.Now())
 	if err != nil {
 		return fmt.Errorf("tls authority: %w", err)
 	}
 	s, err := stack.Start(ctx, stack.Options{
-		DataDir: *dataDir, ListenHost: *listen, IdPHost: *idpHost, SPHost: *spHost,
-		IdPPort: *idpPort, SPPort: *spPort, CA: ca, GroupAttribute: *groupAttr,
-		AdminPassword: os.Getenv("HMP_ADMIN_PASSWORD"), Logger: logger, Rollover: *rollover,
+		DataDir: o.dataDir, ListenHost: o.listen, IdPHost: o.idpHost, SPHost: o.spHost,
+		IdPPort: o.idpPort, SPPort: o.spPort, CA: ca, GroupAttribute: o.groupAttr,
+		AdminPassword: os.Getenv("HMP_ADMIN_PASSWORD"), Logger: logger, Rollover: o.rollover,
+		SPFlavours: o.spFlavours,
 	})
 	if err != nil {
 		return err
@@ -105,14 +133,14 @@ func runStack(args []string, stdout, stderr io.Writer) error {
 	}
 	password := "(from HMP_ADMIN_PASSWORD)"
 	if os.Getenv("HMP_ADMIN_PASSWORD") == "" {
-		b, err := os.ReadFile(filepath.Join(*dataDir, "refsp", refsp.PasswordFile))
+		b, err := os.ReadFile(filepath.Join(o.dataDir, "refsp", refsp.PasswordFile))
 		if err != nil {
 			password = "(unknown: set HMP_ADMIN_PASSWORD to reset it)"
 		} else {
 			password = strings.TrimSpace(string(b))
 		}
 	}
-	caPath, _ := filepath.Abs(filepath.Join(*dataDir, "ca-cert.pem"))
+	caPath, _ := filepath.Abs(filepath.Join(o.dataDir, "ca-cert.pem"))
 	fmt.Fprintf(stdout, `
 hmpconform is up.
 

@@ -37,9 +37,12 @@ type Options struct {
 	// AdminPassword for haiadmin; blank keeps or generates one.
 	AdminPassword  string
 	GroupAttribute string // the IdP's default group attribute name
-	Now            func() time.Time
-	Logger         *slog.Logger
-	Mutation       *refsp.Mutation // tests only: a deliberately broken SP
+	// SPFlavours is the IdP flavour of logins to an SP by entity ID, when
+	// the login form names none (mockidp.Config.SPFlavours).
+	SPFlavours map[string]string
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Mutation   *refsp.Mutation // tests only: a deliberately broken SP
 	// PasswordCost is the bcrypt cost of haiadmin's hash (0 = the SP's
 	// default). The suites lower it: they sign haiadmin in many times.
 	PasswordCost int
@@ -113,6 +116,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	idpCfg := mockidp.Config{
 		BaseURL: s.IdPURL, Key: idpPair.Key, Certificate: idpPair.Certificate, Personas: personas,
 		GroupAttribute: opts.GroupAttribute, Now: opts.Now, Logger: opts.Logger.With("server", "mockidp"),
+		SPFlavours: opts.SPFlavours,
 		// SP metadata URLs given on the IdP's /sps page or API: the SP's
 		// certificate comes from the run's CA.
 		MetadataClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: opts.CA.Pool()}}},

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+)
+
+// `hmpconform run` (make run) takes --sp-flavour and MOCKIDP_SP_FLAVOUR
+// as the standalone mockidp binary does: before, it had neither.
+func TestRunTakesSPFlavour(t *testing.T) {
+	t.Setenv("MOCKIDP_SP_FLAVOUR", "")
+	o, err := parseRunFlags([]string{"--sp-flavour", "https://localhost:8443/saml/metadata=Entra", "--sp-flavour", "urn:x=keycloak"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.spFlavours["https://localhost:8443/saml/metadata"] != "entra" || o.spFlavours["urn:x"] != "keycloak" || len(o.spFlavours) != 2 {
+		t.Errorf("parsed %v", o.spFlavours)
+	}
+	for _, bad := range []string{"urn:x=ping", "urn:x= ", "=okta"} {
+		if _, err := parseRunFlags([]string{"--sp-flavour", bad}, &bytes.Buffer{}); err == nil {
+			t.Errorf("--sp-flavour %q accepted", bad)
+		}
+	}
+
+	t.Setenv("MOCKIDP_SP_FLAVOUR", "https://localhost:8443/saml/metadata=okta, urn:x=adfs")
+	if o, err = parseRunFlags(nil, &bytes.Buffer{}); err != nil || o.spFlavours["https://localhost:8443/saml/metadata"] != "okta" || o.spFlavours["urn:x"] != "adfs" || len(o.spFlavours) != 2 {
+		t.Errorf("from the environment: %v %v", o.spFlavours, err)
+	}
+	if o, err = parseRunFlags([]string{"--sp-flavour", "urn:y=google"}, &bytes.Buffer{}); err != nil || len(o.spFlavours) != 1 || o.spFlavours["urn:y"] != "google" {
+		t.Errorf("the flag should win over the environment: %v %v", o.spFlavours, err)
+	}
+	for _, bad := range []string{"urn:x=ping", "a= "} {
+		t.Setenv("MOCKIDP_SP_FLAVOUR", bad)
+		if _, err := parseRunFlags(nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "MOCKIDP_SP_FLAVOUR") {
+			t.Errorf("MOCKIDP_SP_FLAVOUR=%q: %v", bad, err)
+		}
+	}
+
+	var help bytes.Buffer
+	if _, err := parseRunFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) || !strings.Contains(help.String(), "-sp-flavour") || !strings.Contains(help.String(), "MOCKIDP_SP_FLAVOUR") {
+		t.Errorf("run --help (%v) does not list --sp-flavour:\n%s", err, help.String())
+	}
+}
+
+// Through the command itself: `hmpconform run --help` lists the flag, and
+// a bad value stops it before anything starts.
+func TestRunCommandSPFlavour(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"run", "--help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-sp-flavour") {
+		t.Errorf("run --help (%v) does not list --sp-flavour:\n%s", err, stderr.String())
+	}
+	stderr.Reset()
+	err := run([]string{"run", "--sp-flavour", "urn:x=ping"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), `unknown IdP flavour "ping"`) {
+		t.Errorf("run --sp-flavour urn:x=ping: %v", err)
+	}
+}
