@@ -29,7 +29,9 @@ const certLifetime = 10 * 365 * 24 * time.Hour
 
 // LoadOrCreateKeyPair returns the IdP signing key and certificate stored in
 // dir (idp-key.pem, idp-cert.pem), creating an RSA 2048 key and a
-// self-signed certificate valid for 10 years from now when they are absent.
+// self-signed certificate valid for 10 years from now when both are absent
+// (a first start). One without the other is an error naming the missing
+// file: a new pair would replace the certificate SPs trust.
 func LoadOrCreateKeyPair(dir string, now time.Time, commonName string) (*rsa.PrivateKey, *x509.Certificate, error) {
 	return loadOrCreate(dir, keyFile, certFile, now, func(key *rsa.PrivateKey) (*x509.Certificate, error) {
 		return selfSign(key, now, commonName, nil)
@@ -70,26 +72,51 @@ func LoadOrCreateTLSCertificate(dir string, now time.Time, hosts []string) (tls.
 
 func loadOrCreate(dir, keyName, certName string, now time.Time, sign func(*rsa.PrivateKey) (*x509.Certificate, error)) (*rsa.PrivateKey, *x509.Certificate, error) {
 	keyPath, certPath := filepath.Join(dir, keyName), filepath.Join(dir, certName)
-	key, cert, err := loadPair(keyPath, certPath)
-	if err == nil {
-		return key, cert, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	keyMissing, err := isMissing(keyPath)
+	if err != nil {
 		return nil, nil, err
+	}
+	certMissing, err := isMissing(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case !keyMissing && !certMissing:
+		return loadPair(keyPath, certPath)
+	case keyMissing != certMissing:
+		// Only both missing is a first start: making a new pair now would
+		// overwrite the remaining file and change the certificate SPs trust.
+		there, gone := keyPath, certPath
+		if keyMissing {
+			there, gone = certPath, keyPath
+		}
+		return nil, nil, fmt.Errorf("mockidp: %s is missing but %s exists; restore %s, or delete %s too to make a new key pair (SPs trusting the old certificate will then refuse the IdP)", gone, there, filepath.Base(gone), filepath.Base(there))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
 		return nil, nil, err
 	}
-	if cert, err = sign(key); err != nil {
+	cert, err := sign(key)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := writePair(dir, keyName, certName, key, cert); err != nil {
 		return nil, nil, err
 	}
 	return key, cert, nil
+}
+
+// isMissing reports whether path does not exist; other errors (say,
+// permission denied) are returned.
+func isMissing(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	return false, err
 }
 
 // loadPair reads a PEM key and certificate; the error matches
