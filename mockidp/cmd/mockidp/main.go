@@ -47,9 +47,15 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "mockidp:", err)
+		fmt.Fprintln(os.Stderr, errorMessage(err))
 		os.Exit(1)
 	}
+}
+
+// errorMessage is err for stderr, prefixed "mockidp: " once: errors from
+// the mockidp package carry the name already.
+func errorMessage(err error) string {
+	return "mockidp: " + strings.ReplaceAll(strings.TrimPrefix(err.Error(), "mockidp: "), ": mockidp: ", ": ")
 }
 
 func env(name, def string) string {
@@ -59,16 +65,46 @@ func env(name, def string) string {
 	return def
 }
 
-func envBool(name string) bool {
-	b, _ := strconv.ParseBool(env(name, "false"))
-	return b
+// envBool reads MOCKIDP_<name> as a boolean: false when unset or empty,
+// an error naming the variable when it is not one.
+func envBool(name string) (bool, error) {
+	v := env(name, "")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("MOCKIDP_%s=%q is not a boolean: use true or false (or 1, 0, t, f, TRUE, FALSE, True, False)", name, v)
+	}
+	return b, nil
+}
+
+// defaultBaseURL is the --base-url when none is given: https on the host
+// and port of listen (localhost for an unspecified or blank host).
+func defaultBaseURL(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q is not host:port: %w", listen, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port), nil
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
+	var envErr error
+	envBool := func(name string) bool {
+		b, err := envBool(name)
+		if envErr == nil {
+			envErr = err
+		}
+		return b
+	}
 	fs := flag.NewFlagSet("mockidp", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", env("LISTEN", "127.0.0.1:8443"), "address to listen on [MOCKIDP_LISTEN]")
-	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", "https://localhost:8443"), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID [MOCKIDP_BASE_URL]")
+	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", ""), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID; https, a TLS listener, unless it is an http URL (default https://<--listen host, or localhost>:<--listen port>) [MOCKIDP_BASE_URL]")
 	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data/mockidp"), "directory for the signing key pair and the generated TLS certificate [MOCKIDP_DATA_DIR]")
 	fs.StringVar(&o.groupAttr, "group-attribute", env("GROUP_ATTRIBUTE", mockidp.DefaultGroupAttribute), "default name of the multi-valued group attribute [MOCKIDP_GROUP_ATTRIBUTE]")
 	o.spFlavours = flavourFlag{}
@@ -89,6 +125,15 @@ func parseFlags(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if envErr != nil {
+		return o, envErr
+	}
+	if o.baseURL == "" {
+		var err error
+		if o.baseURL, err = defaultBaseURL(o.listen); err != nil {
+			return o, err
+		}
 	}
 	if len(o.spMetadata) == 0 {
 		for _, s := range strings.Split(env("SP_METADATA", ""), ",") {
