@@ -31,11 +31,14 @@ func checkPersona(p fixtures.Persona) error {
 		if len(v) > maxValueLen {
 			return fmt.Errorf("%s is longer than %d bytes", name, maxValueLen)
 		}
+		if err := checkText(name, v); err != nil {
+			return err
+		}
 	}
 	if err := checkGroups(p.Groups); err != nil {
 		return err
 	}
-	return fixtures.CheckGroupIDs(p.GroupIDs) // as the YAML loader checks them
+	return fixtures.CheckGroupIDs(p.GroupIDs, p.Groups) // as the YAML loader checks them
 }
 
 func checkGroups(groups []string) error {
@@ -48,6 +51,9 @@ func checkGroups(groups []string) error {
 		}
 		if len(g) > maxValueLen {
 			return fmt.Errorf("a group name is longer than %d bytes", maxValueLen)
+		}
+		if err := checkText("a group name", g); err != nil {
+			return err
 		}
 	}
 	return nil

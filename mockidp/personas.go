@@ -55,8 +55,13 @@ func (ps *personaStore) get(id string) (fixtures.Persona, bool) {
 }
 
 // put adds p, or replaces the persona with its ID (keeping its place)
-// unless createOnly. It reports whether p is new.
+// unless createOnly; it refuses bad groupIDs. It reports whether p is new.
 func (ps *personaStore) put(p fixtures.Persona, createOnly bool) (created bool, err error) {
+	// Config.Personas come here unchecked by the API (New): a groupIDs key
+	// naming no group of the persona would silently do nothing.
+	if err := fixtures.CheckGroupIDs(p.GroupIDs, p.Groups); err != nil {
+		return false, err
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if _, ok := ps.byID[p.ID]; ok {
