@@ -33,6 +33,9 @@ func queueTarget(r *http.Request) (user, sp string, err error) {
 	case len(user) > maxScopeLen || len(sp) > maxScopeLen:
 		return "", "", fmt.Errorf("the NameID and the sp scope are at most %d bytes", maxScopeLen)
 	}
+	if err := checkText("the NameID", user); err != nil {
+		return "", "", err
+	}
 	return user, sp, nil
 }
 
@@ -71,9 +74,17 @@ func (s *Server) checkNextLogin(q NextLogin, sp string) error {
 		if v != nil && len(*v) > maxValueLen {
 			return fmt.Errorf("%s is longer than %d bytes", name, maxValueLen)
 		}
+		if v != nil {
+			if err := checkText(name, *v); err != nil {
+				return err
+			}
+		}
 	}
 	if len(q.GroupAttribute) > maxValueLen {
 		return fmt.Errorf("groupAttribute is longer than %d bytes", maxValueLen)
+	}
+	if err := checkText("groupAttribute", q.GroupAttribute); err != nil {
+		return err
 	}
 	return checkGroups(q.Groups)
 }

@@ -191,6 +191,16 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 	if f.GroupList != nil {
 		groups = append([]string(nil), f.GroupList...)
 	}
+	for _, v := range []struct{ name, v string }{{"The username", f.Username}, {"The first name", f.FirstName}, {"The last name", f.LastName}, {"The email", f.Email}, {"The short name", f.ShortName}, {"The group attribute", groupAttr}} {
+		if err := checkText(v.name, v.v); err != nil { // api_personas.go
+			return nil, err.Error() + "."
+		}
+	}
+	for _, g := range groups {
+		if err := checkText("A group name", g); err != nil {
+			return nil, err.Error() + "."
+		}
+	}
 	return &identity{
 		Persona:        f.FromPersona,
 		NameID:         f.Username,

@@ -1,0 +1,58 @@
+package mockidp
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Control characters and invalid UTF-8 in identity values are refused
+// wherever they come in, rather than signed as U+FFFD (another user).
+func TestControlCharactersAreRefused(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	for _, body := range []string{
+		`{"id": "c1", "nameID": "a\u0000b"}`,
+		`{"id": "c2", "nameID": "c@example.com", "firstName": "C\u0001"}`,
+		`{"id": "c3", "nameID": "c@example.com", "groups": ["Sales\u001b"]}`,
+		`{"id": "c4", "nameID": "c@example.com", "email": "c\u007f@example.com"}`,
+	} {
+		wantAPIError(t, e.api("POST", "/api/personas", body), 400, "control character")
+	}
+	wantAPIError(t, e.api("PUT", "/api/personas/c5", `{"nameID": "a\tb"}`), 400, "control character")
+	if _, ok := e.idp.personas.get("c1"); ok {
+		t.Error("a refused persona was stored")
+	}
+
+	next := "/api/users/" + url.PathEscape("q@example.com") + "/next-login"
+	wantAPIError(t, e.api("PUT", next, `{"firstName": "Q\u0000"}`), 400, "control character")
+	wantAPIError(t, e.api("PUT", next, `{"groups": ["a\u0002"]}`), 400, "control character")
+	wantAPIError(t, e.api("PUT", next, `{"groupAttribute": "g\u0000"}`), 400, "control character")
+	wantAPIError(t, e.api("PUT", "/api/users/"+url.PathEscape("q\x01@example.com")+"/next-login", `{}`), 400, "control character")
+
+	action, form := parseLogin(t, e.loginPage(t))
+	for field, v := range map[string]string{
+		"username":  "a\x00b",
+		"firstName": "x\x01",
+		"groups":    "ok\nbad\x1f",
+		"lastName":  "\xff\xfe",
+	} {
+		f := url.Values{}
+		for k, vs := range form {
+			f[k] = vs
+		}
+		f.Set("username", "u@example.com")
+		f.Set(field, v)
+		rec := e.post(idpBase+action, f)
+		if body := rec.Body.String(); rec.Code != http.StatusBadRequest || !(strings.Contains(body, "control character") || strings.Contains(body, "not valid UTF-8")) {
+			t.Errorf("form %s=%q: status %d, want 400 with a message", field, v, rec.Code)
+		}
+	}
+	if n := len(e.idp.Log()); n != 0 {
+		t.Errorf("%d logins sent", n)
+	}
+	// Printable non-ASCII is fine.
+	if a := e.signIn(t, url.Values{"username": {"zoë@example.com"}, "groups": {"Ventes, Île-de-France"}}); a.Subject.NameID.Value != "zoë@example.com" {
+		t.Errorf("NameID %q", a.Subject.NameID.Value)
+	}
+}
