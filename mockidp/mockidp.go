@@ -258,7 +258,9 @@ func (s *Server) RegisterSPMetadataXML(b []byte) error {
 // RegisterSPMetadataXML).
 func parseSPMetadata(b []byte) ([]*saml.EntityDescriptor, error) {
 	var root struct{ XMLName xml.Name }
-	if err := xml.Unmarshal(b, &root); err != nil {
+	if err := xml.Unmarshal(b, &root); errors.Is(err, io.EOF) {
+		return nil, errors.New("mockidp: the SP metadata is not XML metadata: it has no XML element")
+	} else if err != nil {
 		return nil, fmt.Errorf("mockidp: parse SP metadata: %w", err)
 	}
 	switch root.XMLName.Local {

@@ -130,3 +130,14 @@ func TestUnknownACSMessage(t *testing.T) {
 		t.Fatalf("status %d:\n%s", rec.Code, rec.Body)
 	}
 }
+
+func TestNonXMLMetadataMessage(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for _, body := range []string{"hello, world", `{"not": "xml"}`} {
+		rec := e.api("POST", "/api/sps", body, "Content-Type", "text/plain")
+		wantAPIError(t, rec, 400, "not XML metadata")
+		if strings.Contains(rec.Body.String(), "EOF") {
+			t.Errorf("%q: %s", body, rec.Body)
+		}
+	}
+}
