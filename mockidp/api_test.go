@@ -297,7 +297,7 @@ func TestAPIServiceProviders(t *testing.T) {
 		status                  int
 		want                    string
 	}{
-		{"not XML", "hello", "application/xml", 400, "parse SP metadata"},
+		{"not XML", "hello", "application/xml", 400, "not XML metadata"},
 		{"IdP metadata", e.get(idpBase + "/metadata").Body.String(), "application/xml", 400, "no SPSSODescriptor"},
 		{"no ACS", regexp.MustCompile(`<AssertionConsumerService[^>]*>(</AssertionConsumerService>)?`).ReplaceAllString(spMetadata(t, "https://x.test/md", "https://x.test/acs"), ""), "application/xml", 400, "no AssertionConsumerService"},
 		{"bad ACS URL", strings.Replace(spMetadata(t, "https://x.test/md", "https://x.test/acs"), `Location="https://x.test/acs"`, `Location=""`, 1), "application/xml", 400, "invalid url"},
