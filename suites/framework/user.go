@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -160,4 +161,38 @@ func (u *User) Visit(path string) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return u.Read()
+}
+
+// HomeProbe is how the SP's home page answered a fetch with the tab's
+// cookies (see ProbeHome).
+type HomeProbe struct {
+	// Redirected: the SP answered with a redirect (to sign in), not a page.
+	Redirected bool   `json:"redirected"`
+	Status     int    `json:"status"`
+	SignedIn   bool   `json:"signedIn"` // the answer is the signed-in page (#whoami)
+	Text       string `json:"text"`
+}
+
+// ProbeHome asks the SP for its home page from the tab's current document,
+// with the tab's cookies, without following a redirect: whether the tab
+// holds an SP session, at the cost of one request instead of the two page
+// loads of a visit (the SP's redirect, then the IdP's login page). It needs
+// the tab to be on the SP's origin (a same-origin fetch carries the
+// session cookie whatever its SameSite); ok is false when it is not.
+func (u *User) ProbeHome() (p HomeProbe, ok bool, err error) {
+	loc, err := browser.Location(u.Tab)
+	if err != nil {
+		return p, false, err
+	}
+	home := u.env.SPURL("/")
+	if !strings.HasPrefix(loc, strings.TrimSuffix(home, "/")+"/") {
+		return p, false, nil
+	}
+	homeJSON, _ := json.Marshal(home)
+	err = evalJSONAsync(u.Tab, `fetch(`+string(homeJSON)+`, {redirect: 'manual', credentials: 'same-origin', cache: 'no-store'}).then(async r => {
+		if (r.type === 'opaqueredirect') return JSON.stringify({redirected: true, status: 0, signedIn: false, text: ''});
+		const d = new DOMParser().parseFromString(await r.text(), 'text/html');
+		return JSON.stringify({redirected: false, status: r.status, signedIn: !!d.querySelector('#whoami'), text: (d.body ? d.body.textContent : '').trim().slice(0, 1000)});
+	})`, &p)
+	return p, err == nil, err
 }

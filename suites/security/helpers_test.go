@@ -95,10 +95,19 @@ func expectNoAccount(ctx context.Context, ids ...string) {
 	}
 }
 
-// expectNotSignedIn checks that the tab has no SP session: visiting "/"
-// sends it to the IdP's login page.
+// expectNotSignedIn checks that the tab has no SP session: the SP's home,
+// asked for with the tab's cookies, redirects (to sign in) rather than
+// showing the signed-in page. On the SP's origin that is a fetch
+// (User.ProbeHome); elsewhere a visit, which must land on the IdP.
 func expectNotSignedIn(u *framework.User) {
 	GinkgoHelper()
+	probe, ok, err := u.ProbeHome()
+	Expect(err).NotTo(HaveOccurred())
+	if ok {
+		Expect(probe.SignedIn).To(BeFalse(), "the refused login left a session: the SP's home shows %s", probe.Text)
+		Expect(probe.Redirected).To(BeTrue(), "an unauthenticated request for the SP's home should be redirected to sign in; got HTTP %d: %s", probe.Status, probe.Text)
+		return
+	}
 	Expect(browser.Run(u.Tab, framework.StepTimeout,
 		framework.Open(suite.Env.SPURL("/"), "#login, #whoami"))).To(Succeed())
 	out, err := u.Read()
