@@ -57,17 +57,27 @@ func New(random io.Reader, commonName string, now time.Time) (Pair, error) {
 }
 
 // LoadOrCreate reads <prefix>-key.pem and <prefix>-cert.pem from dir, or
-// makes and writes them (key 0600) when absent.
+// makes and writes them (key 0600) when both are absent: a first start.
+// One without the other is an error naming the missing file, and the one
+// there is left as it is: a new pair would overwrite it and change the
+// certificate that the other side trusts. Neither file is ever
+// overwritten. A file that cannot be read or parsed is an error naming it.
 func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 	keyPath := filepath.Join(dir, prefix+"-key.pem")
 	certPath := filepath.Join(dir, prefix+"-cert.pem")
-	keyPEM, kerr := os.ReadFile(keyPath)
-	certPEM, cerr := os.ReadFile(certPath)
-	if kerr == nil && cerr == nil {
-		return Parse(keyPEM, certPEM)
+	keyMissing, err := isMissing(keyPath)
+	if err != nil {
+		return Pair{}, err
 	}
-	if !errors.Is(kerr, os.ErrNotExist) && kerr != nil {
-		return Pair{}, fmt.Errorf("read %s: %w", keyPath, kerr)
+	certMissing, err := isMissing(certPath)
+	if err != nil {
+		return Pair{}, err
+	}
+	switch {
+	case !keyMissing && !certMissing:
+		return load(keyPath, certPath)
+	case keyMissing != certMissing:
+		return Pair{}, HalfPairError(keyPath, certPath, keyMissing, "key pair", "whoever trusts the old certificate must then be given the new one")
 	}
 	p, err := New(rand.Reader, commonName, now)
 	if err != nil {
@@ -77,13 +87,87 @@ func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 		return Pair{}, fmt.Errorf("create %s: %w", dir, err)
 	}
 	kp, cp := p.PEM()
-	if err := os.WriteFile(keyPath, kp, 0o600); err != nil {
-		return Pair{}, fmt.Errorf("write key: %w", err)
+	if err := WriteNew(keyPath, kp, 0o600); err != nil {
+		return Pair{}, err
 	}
-	if err := os.WriteFile(certPath, cp, 0o644); err != nil {
-		return Pair{}, fmt.Errorf("write certificate: %w", err)
+	if err := WriteNew(certPath, cp, 0o644); err != nil {
+		// Take back the key this call wrote, so that the next start is a
+		// first start again rather than a half pair.
+		if rerr := os.Remove(keyPath); rerr != nil {
+			return Pair{}, errors.Join(err, fmt.Errorf("remove the new %s again: %w", keyPath, rerr))
+		}
+		return Pair{}, err
 	}
 	return p, nil
+}
+
+// HalfPairError is the error for a pair of files of which one is missing
+// (keyMissing says which): it names the missing file, says the other was
+// left as it was, and what to do. what names the pair ("key pair", "CA");
+// consequence says what making a new one means for those who trust it.
+func HalfPairError(keyPath, certPath string, keyMissing bool, what, consequence string) error {
+	there, gone := keyPath, certPath
+	if keyMissing {
+		there, gone = certPath, keyPath
+	}
+	return fmt.Errorf("%s is missing but %s exists (left as it was); restore %s, or delete %s too to make a new %s (%s)",
+		gone, there, filepath.Base(gone), filepath.Base(there), what, consequence)
+}
+
+// WriteNew writes data to a file at path that must not exist yet: an
+// existing file is an error, never overwritten.
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		_ = os.Remove(path) // a file this call made, half written
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}
+
+// isMissing reports whether path does not exist; other errors (say,
+// permission denied) are returned.
+func isMissing(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", path, err)
+	}
+	return false, nil
+}
+
+// load reads and parses a key and certificate file; every error names the
+// file concerned.
+func load(keyPath, certPath string) (Pair, error) {
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return Pair{}, fmt.Errorf("read %s: %w", keyPath, err)
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return Pair{}, fmt.Errorf("read %s: %w", certPath, err)
+	}
+	key, err := parseKey(keyPEM)
+	if err != nil {
+		return Pair{}, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	cert, err := parseCertificate(certPEM)
+	if err != nil {
+		return Pair{}, fmt.Errorf("%s: %w", certPath, err)
+	}
+	if !matches(key, cert) {
+		return Pair{}, fmt.Errorf("%s does not match %s (restore the pair, or delete both files to make a new one)", certPath, keyPath)
+	}
+	return Pair{Key: key, Certificate: cert}, nil
 }
 
 // PEM encodes the key (PKCS#8) and the certificate.
@@ -95,33 +179,58 @@ func (p Pair) PEM() (keyPEM, certPEM []byte) {
 
 // Parse reads a PEM key (PKCS#8 or PKCS#1) and certificate and checks they match.
 func Parse(keyPEM, certPEM []byte) (Pair, error) {
-	kb, _ := pem.Decode(keyPEM)
-	if kb == nil {
-		return Pair{}, errors.New("key: no PEM block")
-	}
-	var key *rsa.PrivateKey
-	if k, err := x509.ParsePKCS8PrivateKey(kb.Bytes); err == nil {
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return Pair{}, errors.New("key: not an RSA key")
-		}
-		key = rk
-	} else if rk, err2 := x509.ParsePKCS1PrivateKey(kb.Bytes); err2 == nil {
-		key = rk
-	} else {
+	key, err := parseKey(keyPEM)
+	if err != nil {
 		return Pair{}, fmt.Errorf("key: %w", err)
 	}
-	cb, _ := pem.Decode(certPEM)
-	if cb == nil {
-		return Pair{}, errors.New("certificate: no PEM block")
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	cert, err := parseCertificate(certPEM)
 	if err != nil {
 		return Pair{}, fmt.Errorf("certificate: %w", err)
 	}
-	pub, ok := cert.PublicKey.(*rsa.PublicKey)
-	if !ok || !pub.Equal(&key.PublicKey) {
+	if !matches(key, cert) {
 		return Pair{}, errors.New("the certificate does not match the key")
 	}
 	return Pair{Key: key, Certificate: cert}, nil
+}
+
+func parseKey(keyPEM []byte) (*rsa.PrivateKey, error) {
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		if len(keyPEM) == 0 {
+			return nil, errors.New("empty file, no PEM private key")
+		}
+		return nil, errors.New("no PEM private key in the file")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err == nil {
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, errors.New("not an RSA key")
+		}
+		return rk, nil
+	}
+	if rk, err2 := x509.ParsePKCS1PrivateKey(kb.Bytes); err2 == nil {
+		return rk, nil
+	}
+	return nil, fmt.Errorf("parse private key: %w", err)
+}
+
+func parseCertificate(certPEM []byte) (*x509.Certificate, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil {
+		if len(certPEM) == 0 {
+			return nil, errors.New("empty file, no PEM certificate")
+		}
+		return nil, errors.New("no PEM certificate in the file")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate: %w", err)
+	}
+	return cert, nil
+}
+
+func matches(key *rsa.PrivateKey, cert *x509.Certificate) bool {
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	return ok && pub.Equal(&key.PublicKey)
 }

@@ -1,6 +1,11 @@
 package keypair
 
 import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +40,83 @@ func TestParseRefusesMismatchedPair(t *testing.T) {
 	}
 	if _, err := Parse([]byte("junk"), cb); err == nil {
 		t.Fatal("junk key accepted")
+	}
+}
+
+// One file of a pair deleted is not a first start: the other must stay as
+// it is (a new pair would change the certificate the other side trusts),
+// and the error names the missing file and says what to do.
+func TestLoadOrCreateRefusesHalfAPair(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, gone := range []string{"sp-key.pem", "sp-cert.pem"} {
+		t.Run(gone, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := LoadOrCreate(dir, "sp", "test", now); err != nil {
+				t.Fatal(err)
+			}
+			kept := "sp-cert.pem"
+			if gone == kept {
+				kept = "sp-key.pem"
+			}
+			before, err := os.ReadFile(filepath.Join(dir, kept))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, gone)); err != nil {
+				t.Fatal(err)
+			}
+			_, err = LoadOrCreate(dir, "sp", "test", now)
+			if err == nil {
+				t.Fatalf("%s deleted: a new pair was made", gone)
+			}
+			for _, want := range []string{filepath.Join(dir, gone) + " is missing", "left as it was", "restore " + gone, "delete " + kept + " too"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			after, err := os.ReadFile(filepath.Join(dir, kept))
+			if err != nil || !bytes.Equal(before, after) {
+				t.Errorf("%s was changed (%v)", kept, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, gone)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s was written again (%v)", gone, err)
+			}
+			// Deleting both is a first start again.
+			if err := os.Remove(filepath.Join(dir, kept)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadOrCreate(dir, "sp", "test", now); err != nil {
+				t.Fatalf("both deleted: %v", err)
+			}
+		})
+	}
+}
+
+// An empty or damaged file is an error naming it, and is left as it is.
+func TestLoadOrCreateNamesADamagedFile(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	other, err := New(nil, "other", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherCert := other.PEM()
+	for _, c := range []struct {
+		file, content string
+	}{{"sp-key.pem", ""}, {"sp-key.pem", "junk"}, {"sp-cert.pem", ""}, {"sp-cert.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, {"sp-cert.pem", string(otherCert)}} {
+		dir := t.TempDir()
+		if _, err := LoadOrCreate(dir, "sp", "test", now); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, c.file)
+		if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadOrCreate(dir, "sp", "test", now)
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s holding %.20q: error %v does not name it", c.file, c.content, err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != c.content {
+			t.Errorf("%s was rewritten", c.file)
+		}
 	}
 }
