@@ -170,59 +170,80 @@ func (ca *CA) WriteFiles(dir string) error {
 	return nil
 }
 
-// LoadCA reads an authority that WriteFiles wrote to dir.
+// LoadCA reads an authority that WriteFiles wrote to dir. Errors name the
+// file concerned.
 func LoadCA(dir string) (*CA, error) {
-	certPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	certPEM, err := os.ReadFile(certPath)
 	if err != nil {
 		return nil, fmt.Errorf("load ca: %w", err)
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, CAKeyFile))
+	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("load ca: %w", err)
 	}
 	cb, _ := pem.Decode(certPEM)
 	if cb == nil || cb.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("load ca: %s holds no certificate", CACertFile)
+		return nil, fmt.Errorf("load ca: %s holds no PEM certificate", certPath)
 	}
 	cert, err := x509.ParseCertificate(cb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("load ca: parse certificate: %w", err)
+		return nil, fmt.Errorf("load ca: %s: parse certificate: %w", certPath, err)
 	}
 	kb, _ := pem.Decode(keyPEM)
 	if kb == nil || kb.Type != "EC PRIVATE KEY" {
-		return nil, fmt.Errorf("load ca: %s holds no EC private key", CAKeyFile)
+		return nil, fmt.Errorf("load ca: %s holds no PEM EC private key", keyPath)
 	}
 	key, err := x509.ParseECPrivateKey(kb.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("load ca: parse key: %w", err)
+		return nil, fmt.Errorf("load ca: %s: parse key: %w", keyPath, err)
 	}
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {
-		return nil, errors.New("load ca: the key does not match the certificate")
+		return nil, fmt.Errorf("load ca: %s does not match %s (restore the pair, or delete both files to make a new CA)", certPath, keyPath)
 	}
 	if !cert.IsCA {
-		return nil, errors.New("load ca: the certificate is not a CA")
+		return nil, fmt.Errorf("load ca: %s is not a CA certificate", certPath)
 	}
 	return &CA{Cert: cert, key: key}, nil
 }
 
-// LoadOrCreateCA loads the authority kept in dir. When dir holds none, or
-// the one it holds is not valid at now or expires within a day, it makes a
-// new one named "hmpconform local CA" and writes it to dir. The bool reports
-// whether a new authority was made (a person who trusted the old one must
-// trust the new one).
+// LoadOrCreateCA loads the authority kept in dir. When dir holds none
+// (neither ca-cert.pem nor ca-key.pem), or the one it holds is not valid at
+// now or expires within a day, it makes a new one named "hmpconform local
+// CA" and writes it to dir. One of the two files without the other is an
+// error naming the missing one, and the other is left as it is. The bool
+// reports whether a new authority was made (a person who trusted the old
+// one must trust the new one).
 func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
-	ca, err := LoadCA(dir)
+	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
+	certMissing, err := isMissing(certPath)
+	if err != nil {
+		return nil, false, err
+	}
+	keyMissing, err := isMissing(keyPath)
+	if err != nil {
+		return nil, false, err
+	}
 	switch {
-	case err == nil:
+	case certMissing && keyMissing:
+	case certMissing || keyMissing:
+		there, gone := keyPath, certPath
+		if keyMissing {
+			there, gone = certPath, keyPath
+		}
+		return nil, false, fmt.Errorf("load ca: %s is missing but %s exists (left as it was); restore %s, or delete %s too to make a new CA (a browser or client that trusts the old one must then trust the new one)",
+			gone, there, filepath.Base(gone), filepath.Base(there))
+	default:
+		ca, err := LoadCA(dir)
+		if err != nil {
+			return nil, false, err
+		}
 		if now.After(ca.Cert.NotBefore) && now.Add(24*time.Hour).Before(ca.Cert.NotAfter) {
 			return ca, false, nil
 		}
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		return nil, false, err
 	}
-	ca, err = NewCA("hmpconform local CA", now)
+	ca, err := NewCA("hmpconform local CA", now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -230,6 +251,19 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
 		return nil, false, err
 	}
 	return ca, true, nil
+}
+
+// isMissing reports whether path does not exist; other errors (say,
+// permission denied) are returned.
+func isMissing(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load ca: %w", err)
+	}
+	return false, nil
 }
 
 func randomSerial() (*big.Int, error) {

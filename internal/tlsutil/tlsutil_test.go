@@ -1,6 +1,7 @@
 package tlsutil
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -152,5 +153,56 @@ func TestLoadOrCreateCA(t *testing.T) {
 	}
 	if _, _, err := LoadOrCreateCA(dir, now); err == nil {
 		t.Fatal("damaged CA file accepted")
+	}
+}
+
+// One CA file deleted is not a first start: the other stays as it is and
+// the error names the missing file and says what to do.
+func TestLoadOrCreateCARefusesHalfAPair(t *testing.T) {
+	now := time.Now()
+	for _, gone := range []string{CACertFile, CAKeyFile} {
+		t.Run(gone, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, _, err := LoadOrCreateCA(dir, now); err != nil {
+				t.Fatal(err)
+			}
+			kept := CAKeyFile
+			if gone == kept {
+				kept = CACertFile
+			}
+			before, err := os.ReadFile(filepath.Join(dir, kept))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, gone)); err != nil {
+				t.Fatal(err)
+			}
+			_, created, err := LoadOrCreateCA(dir, now)
+			if err == nil || created {
+				t.Fatalf("%s deleted: created=%v err=%v", gone, created, err)
+			}
+			for _, want := range []string{filepath.Join(dir, gone) + " is missing", "left as it was", "restore " + gone, "delete " + kept + " too"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if after, err := os.ReadFile(filepath.Join(dir, kept)); err != nil || !bytes.Equal(before, after) {
+				t.Errorf("%s was changed (%v)", kept, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, gone)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s was written again (%v)", gone, err)
+			}
+		})
+	}
+	// An empty key file is an error naming it.
+	dir := t.TempDir()
+	if _, _, err := LoadOrCreateCA(dir, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, CAKeyFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCA(dir, now); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, CAKeyFile)) {
+		t.Errorf("empty %s: %v", CAKeyFile, err)
 	}
 }
