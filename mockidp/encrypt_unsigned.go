@@ -40,7 +40,7 @@ func spEncryptionCertificate(d *saml.SPSSODescriptor) (*x509.Certificate, []saml
 			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
 				cert, err := parseMetadataCertificate(c.Data) // sps.go
 				if err == nil && cert != nil {
-					err = requireRSA(cert)
+					err = checkEncryptionCert(cert) // sps.go
 				}
 				if err != nil {
 					return nil, nil, fmt.Errorf("%w: the certificate %w", errBadSPKey, err)

@@ -115,23 +115,33 @@ func hasPostACS(md *saml.EntityDescriptor) bool {
 }
 
 // checkSPCertificates refuses metadata with an X509Certificate that is not
-// a base64 X.509 certificate, or an encryption certificate without an RSA
-// key (crewjam encrypts with RSA-OAEP).
+// a base64 X.509 certificate, or a certificate the IdP may encrypt
+// assertions to (a KeyDescriptor with use "encryption" or no use, as
+// crewjam, isEncryptionKey and spInfo read them) that it cannot encrypt to
+// (checkEncryptionCert).
 func checkSPCertificates(md *saml.EntityDescriptor) error {
 	for _, d := range md.SPSSODescriptors {
 		for i, kd := range d.KeyDescriptors {
 			for _, c := range kd.KeyInfo.X509Data.X509Certificates {
 				cert, err := parseMetadataCertificate(c.Data)
-				if err == nil && cert != nil && kd.Use == "encryption" {
-					err = requireRSA(cert)
+				if err == nil && cert != nil && isEncryptionKey(kd) { // encryption.go
+					err = checkEncryptionCert(cert)
 				}
 				if err != nil {
-					return fmt.Errorf("mockidp: metadata of %s: the X509Certificate of KeyDescriptor %d (use %q) %w", md.EntityID, i+1, kd.Use, err)
+					return fmt.Errorf("mockidp: metadata of %s: the X509Certificate of KeyDescriptor %d (%s) %w", md.EntityID, i+1, describeUse(kd), err)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// describeUse names a KeyDescriptor's use for an error message.
+func describeUse(kd saml.KeyDescriptor) string {
+	if kd.Use == "" {
+		return `no use attribute, so the IdP encrypts assertions to it as to use="encryption"; mark a signing key use="signing"`
+	}
+	return fmt.Sprintf("use %q", kd.Use)
 }
 
 // parseMetadataCertificate parses an X509Certificate element's text as
@@ -152,9 +162,25 @@ func parseMetadataCertificate(data string) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-func requireRSA(cert *x509.Certificate) error {
-	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+// minEncryptionRSABits is the smallest RSA key the IdP encrypts to: Go's
+// crypto/rsa refuses keys under 1024 bits (every encrypted login would
+// fail), and keys under 2048 bits are not safe.
+const minEncryptionRSABits = 2048
+
+// checkEncryptionCert refuses a certificate the IdP cannot encrypt an
+// assertion to: a key that is not RSA (crewjam encrypts with RSA-OAEP),
+// an RSA key under minEncryptionRSABits, or one crypto/rsa refuses (a
+// trial encryption, as an assertion would be encrypted).
+func checkEncryptionCert(cert *x509.Certificate) error {
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
 		return fmt.Errorf("has a %s key; this IdP encrypts assertions with RSA-OAEP only", cert.PublicKeyAlgorithm)
+	}
+	if n := pub.N.BitLen(); n < minEncryptionRSABits {
+		return fmt.Errorf("has a %d-bit RSA key; this IdP encrypts assertions to RSA keys of at least %d bits only (Go's crypto/rsa refuses keys under 1024 bits, and under 2048 is not safe)", n, minEncryptionRSABits)
+	}
+	if _, err := assertionEncrypterFor(nil).Encrypt(cert, []byte("probe"), nil); err != nil { // encrypt_unsigned.go
+		return fmt.Errorf("has an RSA key the IdP cannot encrypt to: %w", err)
 	}
 	return nil
 }
