@@ -141,8 +141,12 @@ func runStack(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	caPath, _ := filepath.Abs(filepath.Join(o.dataDir, "ca-cert.pem"))
+	for _, w := range s.Warnings {
+		logger.Warn(w)
+	}
 	fmt.Fprintf(stdout, `
 hmpconform is up.
+%[7]s
 
   Reference SP (HMP, Just-in-Time)  %[1]s/
     local sign-in (haiadmin)        %[1]s/login
@@ -160,10 +164,20 @@ to see the account under Users with its groups.
 Both servers use TLS certificates issued by %[4]s:
 trust it in your browser, or accept the warning once per site.
 Ctrl-C stops both.
-`, s.SPURL, password, s.IdPURL, caPath, sloLine(manual), certLine(manual))
+`, s.SPURL, password, s.IdPURL, caPath, sloLine(manual), certLine(manual), warningLines(s.Warnings))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")
 	return s.Close()
+}
+
+// warningLines are the banner's warnings, each a paragraph after a blank
+// line; "" when there are none.
+func warningLines(warnings []string) string {
+	var b strings.Builder
+	for _, w := range warnings {
+		b.WriteString("\n  WARNING: " + w + "\n")
+	}
+	return b.String()
 }
 
 // sloLine says where the SP's sign-out goes.

@@ -58,3 +58,14 @@ func TestRunCommandSPFlavour(t *testing.T) {
 		t.Errorf("run --sp-flavour urn:x=ping: %v", err)
 	}
 }
+
+// The stack's warnings (kept SP settings that trust another IdP) are in
+// the banner; none, no line.
+func TestWarningLines(t *testing.T) {
+	if got := warningLines(nil); got != "" {
+		t.Errorf("no warnings: %q", got)
+	}
+	if got := warningLines([]string{"the SP trusts https://a.test/sso"}); !strings.Contains(got, "WARNING: the SP trusts https://a.test/sso") {
+		t.Errorf("banner lines %q", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hmpconform/hmpconform/fixtures"
@@ -61,6 +62,10 @@ type Stack struct {
 	SPURL  *url.URL
 	// GeneratedPassword is set when this start generated haiadmin's password.
 	GeneratedPassword string
+	// Warnings are problems this start found and left as they are, for a
+	// person to read (the banner of `hmpconform run`): say, kept SP
+	// settings that trust another IdP URL than this run's mock IdP.
+	Warnings []string
 
 	servers []*http.Server
 }
@@ -141,7 +146,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return fail(fmt.Errorf("reference sp: %w", err))
 	}
 	s.GeneratedPassword = s.SP.GeneratedPassword
-	if err := s.configure(ctx, opts.GroupAttribute); err != nil {
+	if err := s.configure(ctx, opts.GroupAttribute, filepath.Join(opts.DataDir, "refsp")); err != nil {
 		return fail(err)
 	}
 
@@ -166,14 +171,20 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 // configure puts a fresh SP in JIT mode trusting this IdP, with the example
 // groups, and registers the SP with the IdP. An SP that was configured
-// before keeps its settings.
-func (s *Stack) configure(ctx context.Context, groupAttr string) error {
+// before keeps its settings; when they name another IdP SSO URL or entity
+// ID than this IdP's (a data directory kept from a run on other ports or
+// host names), s.Warnings says so.
+func (s *Stack) configure(ctx context.Context, groupAttr, spDir string) error {
 	st := s.SP.Store
 	cfg, err := st.Settings(ctx)
 	if err != nil {
 		return fmt.Errorf("read sp settings: %w", err)
 	}
-	if cfg.Mode != settings.ModeJIT {
+	if cfg.Mode == settings.ModeJIT {
+		if w := otherIdPWarning(cfg, s.IdP, spDir); w != "" {
+			s.Warnings = append(s.Warnings, w)
+		}
+	} else {
 		groups, err := st.Groups(ctx)
 		if err != nil {
 			return fmt.Errorf("list groups: %w", err)
@@ -194,6 +205,31 @@ func (s *Stack) configure(ctx context.Context, groupAttr string) error {
 		}
 	}
 	return s.RegisterSP(ctx)
+}
+
+// otherIdPWarning says, when kept SP settings cfg trust another IdP SSO
+// URL or entity ID than idp's, which ones and how to fix it; "" when they
+// trust idp. spDir is the SP's data directory.
+func otherIdPWarning(cfg settings.Settings, idp *mockidp.Server, spDir string) string {
+	var diffs []string
+	if cfg.SSOURL != idp.SSOURL() {
+		diffs = append(diffs, fmt.Sprintf("SAML SSO URL %s (this run's mock IdP: %s)", cfg.SSOURL, idp.SSOURL()))
+	}
+	if cfg.IdPEntityID != idp.EntityID() {
+		diffs = append(diffs, fmt.Sprintf("IdP entity ID %s (this run's mock IdP: %s)", cfg.IdPEntityID, idp.EntityID()))
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	// The SLO URL alone may be a tester's choice; with the others it is
+	// most likely the same stale IdP.
+	if cfg.SLOURL != "" && cfg.SLOURL != idp.SLOURL() {
+		diffs = append(diffs, fmt.Sprintf("IdP Single Logout URL %s (this run's mock IdP: %s)", cfg.SLOURL, idp.SLOURL()))
+	}
+	return fmt.Sprintf("the reference SP's kept settings trust another IdP than this run's: %s. "+
+		"Its logins go there, not to this mock IdP (a data directory kept from a run with other ports or host names). "+
+		"Set them in the SP's Settings (sign in as haiadmin at /login), or delete %s to start the SP over (its accounts and settings go too).",
+		strings.Join(diffs, "; "), spDir)
 }
 
 // RegisterSP hands the SP's current metadata to the IdP (again after the
