@@ -168,6 +168,9 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 	if groupAttr == "" {
 		groupAttr = s.groupAttr
 	}
+	if err := checkText("The group attribute", groupAttr); err != nil { // text.go
+		return nil, err.Error() + "."
+	}
 	if f.Persona != "" {
 		p, ok := s.personas.get(f.Persona)
 		if !ok {
@@ -191,8 +194,8 @@ func (s *Server) resolveIdentity(f loginForm) (*identity, string) {
 	if f.GroupList != nil {
 		groups = append([]string(nil), f.GroupList...)
 	}
-	for _, v := range []struct{ name, v string }{{"The username", f.Username}, {"The first name", f.FirstName}, {"The last name", f.LastName}, {"The email", f.Email}, {"The short name", f.ShortName}, {"The group attribute", groupAttr}} {
-		if err := checkText(v.name, v.v); err != nil { // api_personas.go
+	for _, v := range []struct{ name, v string }{{"The username", f.Username}, {"The first name", f.FirstName}, {"The last name", f.LastName}, {"The email", f.Email}, {"The short name", f.ShortName}} {
+		if err := checkText(v.name, v.v); err != nil { // text.go
 			return nil, err.Error() + "."
 		}
 	}

@@ -152,6 +152,9 @@ func (f loginOptions) resolve() (resolvedOptions, string) {
 		return r, "Unknown groups mode " + f.GroupsMode + " (multi or joined)."
 	}
 	r.Joined = o.Value == "joined"
+	if err := checkText("The groups delimiter", f.GroupsDelimiter); err != nil { // text.go: it goes into the assertion
+		return r, err.Error() + "."
+	}
 	r.Delimiter = f.GroupsDelimiter
 	if r.Delimiter == "" {
 		r.Delimiter = DefaultGroupsDelimiter

@@ -56,3 +56,66 @@ func TestControlCharactersAreRefused(t *testing.T) {
 		t.Errorf("NameID %q", a.Subject.NameID.Value)
 	}
 }
+
+// The groups delimiter goes into the assertion: a control character in it
+// is refused on the form and in a queued login.
+func TestGroupsDelimiterIsChecked(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	wantAPIError(t, e.api("PUT", queuePath("q@example.com"), `{"groupsMode":"joined","groupsDelimiter":"\u0000"}`), 400, "control character")
+	action, form := parseLogin(t, e.loginPage(t))
+	form.Set("persona", "alice")
+	form.Set("groupsMode", "joined")
+	form.Set("groupsDelimiter", "\x01")
+	if rec := e.post(idpBase+action, form); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "groups delimiter contains the control character") {
+		t.Errorf("form: status %d, want 400 with a message:\n%.2000s", rec.Code, rec.Body)
+	}
+	if n := len(e.idp.Log()); n != 0 {
+		t.Errorf("%d logins sent", n)
+	}
+}
+
+// U+FFFE and U+FFFF are valid UTF-8 but not XML characters: they would be
+// sent as U+FFFD, another user. Refused wherever an identity value comes in.
+func TestNonXMLCharactersAreRefused(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	const want = "which XML cannot carry"
+	for _, body := range []string{
+		`{"id": "x1", "nameID": "a\uFFFEb"}`,
+		`{"id": "x2", "nameID": "x@example.com", "firstName": "X\uFFFF"}`,
+		`{"id": "x3", "nameID": "x@example.com", "groups": ["Sales\uFFFE"]}`,
+	} {
+		wantAPIError(t, e.api("POST", "/api/personas", body), 400, want)
+	}
+	next := queuePath("q@example.com")
+	wantAPIError(t, e.api("PUT", next, `{"lastName": "Q\uFFFF"}`), 400, want)
+	wantAPIError(t, e.api("PUT", next, `{"groupAttribute": "g\uFFFE"}`), 400, want)
+	wantAPIError(t, e.api("PUT", next, `{"groupsDelimiter": "\uFFFF"}`), 400, want)
+	wantAPIError(t, e.api("PUT", queuePath("q\uFFFE@example.com"), `{}`), 400, want)
+
+	action, form := parseLogin(t, e.loginPage(t))
+	for _, tc := range []struct{ persona, field, v string }{
+		{"", "username", "a\uFFFEb"},
+		{"", "email", "x\uFFFF@example.com"},
+		{"", "groups", "ok\nbad\uFFFE"},
+		{"", "groupAttribute", "g\uFFFF"},
+		{"alice", "groupAttribute", "g\uFFFE"},
+	} {
+		f := url.Values{}
+		for k, vs := range form {
+			f[k] = vs
+		}
+		f.Set("persona", tc.persona)
+		f.Set("username", "u@example.com")
+		f.Set(tc.field, tc.v)
+		if rec := e.post(idpBase+action, f); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("form persona=%q %s=%q: status %d, want 400 with a message", tc.persona, tc.field, tc.v, rec.Code)
+		}
+	}
+	if n := len(e.idp.Log()); n != 0 {
+		t.Errorf("%d logins sent", n)
+	}
+	// Characters above U+FFFF are XML characters.
+	if a := e.signIn(t, url.Values{"username": {"emoji\U0001F600@example.com"}}); a.Subject.NameID.Value != "emoji\U0001F600@example.com" {
+		t.Errorf("NameID %q", a.Subject.NameID.Value)
+	}
+}
