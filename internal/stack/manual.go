@@ -36,11 +36,11 @@ func (s *Stack) ConfigureForManualTesting(ctx context.Context) (ManualSetup, err
 		cfg.IdPCertificatePEM, changed = s.IdP.CertificatesPEM(), true
 	}
 	if changed {
+		// Neither the IdP's SLO URL nor the IdP certificates the SP trusts
+		// are in the SP's metadata, so the registration Start made stands:
+		// registering again only logged the SP a second time.
 		if _, err := st.SaveSettings(ctx, cfg); err != nil {
 			return ManualSetup{}, fmt.Errorf("save sp settings: %w", err)
-		}
-		if err := s.RegisterSP(ctx); err != nil {
-			return ManualSetup{}, err
 		}
 	}
 	announced := 1
