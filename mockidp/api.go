@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // The scenario API: JSON over HTTP under /api/, for scripts and suites
@@ -53,7 +54,7 @@ type errBody struct {
 func (e *errBody) Error() string { return e.msg }
 
 // decodeJSON reads exactly one JSON value of at most maxAPIBody bytes into
-// v, refusing fields v does not have.
+// v, refusing fields v does not have and a body that is not valid UTF-8.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &errBody{http.StatusUnsupportedMediaType, "the body must be JSON (Content-Type: application/json), not " + ct}
@@ -68,6 +69,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 			return jsonDecodeError(err)
 		}
 		return &errBody{http.StatusBadRequest, "the body must hold one JSON value"}
+	}
+	// encoding/json replaces invalid UTF-8 with U+FFFD, which checkText
+	// would then pass: a different user. Refuse it before decoding.
+	if !utf8.Valid(raw) {
+		return &errBody{http.StatusBadRequest, "the body is not valid UTF-8"}
 	}
 	// null would decode into v as a no-op: an empty login or persona.
 	if raw[0] != '{' {

@@ -119,3 +119,15 @@ func TestNonXMLCharactersAreRefused(t *testing.T) {
 		t.Errorf("NameID %q", a.Subject.NameID.Value)
 	}
 }
+
+// encoding/json would turn invalid UTF-8 into U+FFFD before checkText
+// sees it: the API refuses such a body.
+func TestInvalidUTF8JSONBodyIsRefused(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	wantAPIError(t, e.api("POST", "/api/personas", "{\"id\":\"pu\",\"nameID\":\"x@e\",\"firstName\":\"a\xffb\"}"), 400, "not valid UTF-8")
+	wantAPIError(t, e.api("PUT", "/api/personas/pu", "{\"nameID\":\"x\xc3@e\"}"), 400, "not valid UTF-8")
+	wantAPIError(t, e.api("PUT", queuePath("q@example.com"), "{\"firstName\":\"\xfe\"}"), 400, "not valid UTF-8")
+	if _, ok := e.idp.personas.get("pu"); ok {
+		t.Error("a refused persona was stored")
+	}
+}
