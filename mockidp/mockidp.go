@@ -152,9 +152,13 @@ func New(cfg Config) (*Server, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	for _, p := range cfg.Personas {
+	for i, p := range cfg.Personas {
 		if p.ID == "" {
-			return nil, errors.New("mockidp: a persona has no ID")
+			return nil, fmt.Errorf("mockidp: persona %d of Config.Personas has no ID", i+1)
+		}
+		// The scenario API's checks (api_personas.go): text, lengths, groups.
+		if err := checkPersona(p); err != nil {
+			return nil, fmt.Errorf("mockidp: persona %q: %w", p.ID, err)
 		}
 		if _, err := s.personas.put(p, true); err != nil {
 			return nil, fmt.Errorf("mockidp: persona %q: %w", p.ID, err)

@@ -1,10 +1,14 @@
 package mockidp
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hmpconform/hmpconform/fixtures"
 )
 
 // Control characters and invalid UTF-8 in identity values are refused
@@ -129,5 +133,32 @@ func TestInvalidUTF8JSONBodyIsRefused(t *testing.T) {
 	wantAPIError(t, e.api("PUT", queuePath("q@example.com"), "{\"firstName\":\"\xfe\"}"), 400, "not valid UTF-8")
 	if _, ok := e.idp.personas.get("pu"); ok {
 		t.Error("a refused persona was stored")
+	}
+}
+
+// Personas given to New get the scenario API's checks: a startup error
+// naming the persona.
+func TestConfigPersonasAreChecked(t *testing.T) {
+	key, cert, err := LoadOrCreateKeyPair(t.TempDir(), time.Now(), "idp.mock.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse(idpBase)
+	for _, tc := range []struct {
+		p    fixtures.Persona
+		want string
+	}{
+		{fixtures.Persona{ID: "ctl", NameID: "a\x00b"}, `persona "ctl": nameID contains the control character`},
+		{fixtures.Persona{ID: "bad8", NameID: "x@e", FirstName: "a\xffb"}, `persona "bad8": firstName is not valid UTF-8`},
+		{fixtures.Persona{ID: "nonxml", NameID: "x@e", Groups: []string{"G\uFFFE"}}, `persona "nonxml": a group name contains the character U+FFFE`},
+		{fixtures.Persona{ID: "nonameid"}, `persona "nonameid": persona needs a nameID`},
+	} {
+		_, err := New(Config{BaseURL: base, Key: key, Certificate: cert, Personas: []fixtures.Persona{tc.p}, Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.p.ID, err, tc.want)
+		}
+	}
+	if _, err := New(Config{BaseURL: base, Key: key, Certificate: cert, Personas: testPersonas, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Errorf("good personas: %v", err)
 	}
 }
