@@ -23,14 +23,30 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "hmpconform:", err)
-		os.Exit(2)
+	os.Exit(exitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// exitCode is the exit status for run's error, which it prints to stderr
+// unless the flag package printed it already (with the usage).
+func exitCode(err error, stderr io.Writer) int {
+	var printed flagError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &printed):
+		return 2
+	default:
+		fmt.Fprintln(stderr, "hmpconform:", err)
+		return 2
 	}
 }
+
+// flagError is a flag parsing error that the flag set has already printed,
+// with the usage, to stderr.
+type flagError struct{ err error }
+
+func (e flagError) Error() string { return e.err.Error() }
+func (e flagError) Unwrap() error { return e.err }
 
 const usage = `usage: hmpconform <command> [flags]
 
@@ -88,7 +104,10 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	fs.BoolVar(&o.rollover, "rollover", true, "the IdP announces a next signing certificate too, and the SP trusts both")
 	fs.BoolVar(&o.verbose, "v", false, "log debug detail")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, flagError{err}
 	}
 	if len(o.spFlavours) == 0 {
 		if err := o.spFlavours.SetFromEnv("MOCKIDP_SP_FLAVOUR", os.Getenv("MOCKIDP_SP_FLAVOUR")); err != nil {

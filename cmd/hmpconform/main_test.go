@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,31 @@ func TestWarningLines(t *testing.T) {
 	}
 	if got := warningLines([]string{"the SP trusts https://a.test/sso"}); !strings.Contains(got, "WARNING: the SP trusts https://a.test/sso") {
 		t.Errorf("banner lines %q", got)
+	}
+}
+
+// A bad flag is printed once: by the flag set, with the usage, not again
+// by main. An error the flag set did not print (MOCKIDP_SP_FLAVOUR) is
+// printed by main, once.
+func TestBadFlagPrintedOnce(t *testing.T) {
+	t.Setenv("MOCKIDP_SP_FLAVOUR", "")
+	for _, args := range [][]string{{"run", "--sp-flavour", "x= "}, {"run", "--no-such-flag"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(args, &stdout, &stderr)
+		if code := exitCode(err, &stderr); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+		if err == nil || strings.Count(stderr.String(), err.Error()) != 1 {
+			t.Errorf("%q: error %v printed %d times:\n%s", args, err, strings.Count(stderr.String(), fmt.Sprint(err)), stderr.String())
+		}
+	}
+	t.Setenv("MOCKIDP_SP_FLAVOUR", "a= ")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{"run"}, &stdout, &stderr)
+	if code := exitCode(err, &stderr); code != 2 || err == nil || strings.Count(stderr.String(), err.Error()) != 1 {
+		t.Errorf("MOCKIDP_SP_FLAVOUR=%q: exit %d, error %v, stderr:\n%s", "a= ", code, err, stderr.String())
+	}
+	if exitCode(flag.ErrHelp, &stderr) != 0 || exitCode(nil, &stderr) != 0 {
+		t.Error("help or success is not exit 0")
 	}
 }
