@@ -80,16 +80,48 @@ func envBool(name string) (bool, error) {
 }
 
 // defaultBaseURL is the --base-url when none is given: https on the host
-// and port of listen (localhost for an unspecified or blank host).
-func defaultBaseURL(listen string) (string, error) {
+// of listen (localhost for an unspecified or blank host) and the port the
+// listener is bound to (so --listen :0 or host:http publish the real one).
+func defaultBaseURL(listen string, bound net.Addr) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
-		return "", fmt.Errorf("--listen %q is not host:port: %w", listen, err)
+		host, port = "", ""
+	}
+	if a, ok := bound.(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	return "https://" + net.JoinHostPort(host, port), nil
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// listen binds --listen and returns the listener and the IdP's base URL:
+// --base-url, or one derived from the bound address (defaultBaseURL).
+// Errors about a derived URL name --listen, which it comes from.
+func listen(o options) (net.Listener, *url.URL, error) {
+	var given *url.URL
+	if o.baseURL != "" {
+		u, err := url.Parse(o.baseURL)
+		if err != nil || u.Host == "" {
+			return nil, nil, fmt.Errorf("--base-url %q is not an absolute URL", o.baseURL)
+		}
+		given = u
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--listen %q: %w", o.listen, err)
+	}
+	if given != nil {
+		return ln, given, nil
+	}
+	derived := defaultBaseURL(o.listen, ln.Addr())
+	base, err := url.Parse(derived)
+	if err != nil || base.Host == "" {
+		_ = ln.Close()
+		return nil, nil, fmt.Errorf("--listen %q gives the default base URL %q, which is not an absolute URL; give --base-url", o.listen, derived)
+	}
+	return ln, base, nil
 }
 
 func parseFlags(args []string) (options, error) {
@@ -104,7 +136,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	fs := flag.NewFlagSet("mockidp", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", env("LISTEN", "127.0.0.1:8443"), "address to listen on [MOCKIDP_LISTEN]")
-	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", ""), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID; https, a TLS listener, unless it is an http URL (default https://<--listen host, or localhost>:<--listen port>) [MOCKIDP_BASE_URL]")
+	fs.StringVar(&o.baseURL, "base-url", env("BASE_URL", ""), "public URL of the IdP; its metadata URL <base-url>/metadata is the entity ID; https, a TLS listener, unless it is an http URL (default https://<--listen host, or localhost>:<the port bound>) [MOCKIDP_BASE_URL]")
 	fs.StringVar(&o.dataDir, "data-dir", env("DATA_DIR", "./data/mockidp"), "directory for the signing key pair and the generated TLS certificate [MOCKIDP_DATA_DIR]")
 	fs.StringVar(&o.groupAttr, "group-attribute", env("GROUP_ATTRIBUTE", mockidp.DefaultGroupAttribute), "default name of the multi-valued group attribute [MOCKIDP_GROUP_ATTRIBUTE]")
 	o.spFlavours = flavourFlag{}
@@ -129,11 +161,8 @@ func parseFlags(args []string) (options, error) {
 	if envErr != nil {
 		return o, envErr
 	}
-	if o.baseURL == "" {
-		var err error
-		if o.baseURL, err = defaultBaseURL(o.listen); err != nil {
-			return o, err
-		}
+	if _, _, err := net.SplitHostPort(o.listen); err != nil {
+		return o, fmt.Errorf("--listen %q is not host:port: %w", o.listen, err)
 	}
 	if len(o.spMetadata) == 0 {
 		for _, s := range strings.Split(env("SP_METADATA", ""), ",") {
@@ -164,10 +193,12 @@ func run(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	base, err := url.Parse(o.baseURL)
-	if err != nil || base.Host == "" {
-		return fmt.Errorf("--base-url %q is not an absolute URL", o.baseURL)
+	// Bound first: the default base URL needs the port (--listen :0).
+	ln, base, err := listen(o)
+	if err != nil {
+		return err
 	}
+	defer func() { _ = ln.Close() }() // for the returns before Serve, which closes it
 	key, cert, err := mockidp.LoadOrCreateKeyPair(o.dataDir, time.Now(), base.Hostname())
 	if err != nil {
 		return fmt.Errorf("signing key pair: %w", err)
@@ -238,10 +269,6 @@ func run(args []string) error {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{tc}, MinVersion: tls.VersionTLS12}
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return err
-	}
 	logger.Info("mock IdP listening", "addr", ln.Addr().String(), "entityID", idp.EntityID(), "sso", idp.SSOURL(), "home", base.String())
 	errc := make(chan error, 1)
 	go func() {

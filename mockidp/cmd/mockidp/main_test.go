@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -37,24 +39,52 @@ func TestBaseURLDefaultsToListen(t *testing.T) {
 	t.Setenv("MOCKIDP_BASE_URL", "")
 	t.Setenv("MOCKIDP_LISTEN", "")
 	for _, tc := range []struct {
-		args []string
-		want string
+		listen string
+		port   int // the port bound
+		want   string
 	}{
-		{[]string{"--listen", "127.0.0.1:29447"}, "https://127.0.0.1:29447"},
-		{[]string{"--listen", ":9443"}, "https://localhost:9443"},
-		{[]string{"--listen", "0.0.0.0:9443"}, "https://localhost:9443"},
-		{[]string{"--listen", "[::]:9443"}, "https://localhost:9443"},
-		{[]string{"--listen", "[::1]:9443"}, "https://[::1]:9443"},
-		{[]string{"--listen", "idp.test:9443"}, "https://idp.test:9443"},
-		{[]string{"--listen", "127.0.0.1:29447", "--base-url", "https://idp.example:443"}, "https://idp.example:443"},
+		{"127.0.0.1:29447", 29447, "https://127.0.0.1:29447"},
+		{":9443", 9443, "https://localhost:9443"},
+		{"0.0.0.0:9443", 9443, "https://localhost:9443"},
+		{"[::]:9443", 9443, "https://localhost:9443"},
+		{"[::1]:9443", 9443, "https://[::1]:9443"},
+		{"idp.test:9443", 9443, "https://idp.test:9443"},
+		{"127.0.0.1:0", 40123, "https://127.0.0.1:40123"},
+		{"127.0.0.1:http", 80, "https://127.0.0.1:80"},
 	} {
-		o, err := parseFlags(tc.args)
-		if err != nil || o.baseURL != tc.want {
-			t.Errorf("%q: base URL %q, %v; want %q", tc.args, o.baseURL, err, tc.want)
+		if got := defaultBaseURL(tc.listen, &net.TCPAddr{IP: net.IPv6loopback, Port: tc.port}); got != tc.want {
+			t.Errorf("--listen %q bound to port %d: base URL %q, want %q", tc.listen, tc.port, got, tc.want)
+		}
+		o, err := parseFlags([]string{"--listen", tc.listen})
+		if err != nil || o.baseURL != "" {
+			t.Errorf("--listen %q: %v, base URL %q", tc.listen, err, o.baseURL)
 		}
 	}
 	if _, err := parseFlags([]string{"--listen", "nonsense"}); err == nil || !strings.Contains(err.Error(), "--listen") {
 		t.Errorf("a bad --listen: %v", err)
+	}
+}
+
+// --listen 127.0.0.1:0 is bound before the base URL is derived, so the
+// metadata names the real port, not 0.
+func TestListenPortZeroPublishesTheBoundPort(t *testing.T) {
+	ln, base, err := listen(options{listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if base.Port() != port || base.Port() == "0" || base.Hostname() != "127.0.0.1" || base.Scheme != "https" {
+		t.Errorf("base URL %s, bound to %s", base, ln.Addr())
+	}
+	ln2, base, err := listen(options{listen: "127.0.0.1:0", baseURL: "https://idp.example:443"})
+	if err != nil || base.String() != "https://idp.example:443" {
+		t.Errorf("--base-url given: %v %v", base, err)
+	} else {
+		ln2.Close()
+	}
+	if _, _, err := listen(options{listen: "127.0.0.1:0", baseURL: "/relative"}); err == nil || !strings.Contains(err.Error(), "--base-url") {
+		t.Errorf("a relative --base-url: %v", err)
 	}
 }
 
