@@ -164,8 +164,7 @@ func runStack(args []string, stdout, stderr io.Writer) error {
 		logger.Warn(w)
 	}
 	fmt.Fprintf(stdout, `
-hmpconform is up.
-%[7]s
+hmpconform is up.%[7]s
 
   Reference SP (HMP, Just-in-Time)  %[1]s/
     local sign-in (haiadmin)        %[1]s/login
@@ -190,11 +189,11 @@ Ctrl-C stops both.
 }
 
 // warningLines are the banner's warnings, each a paragraph after a blank
-// line; "" when there are none.
+// line, to follow "hmpconform is up."; "" when there are none.
 func warningLines(warnings []string) string {
 	var b strings.Builder
 	for _, w := range warnings {
-		b.WriteString("\n  WARNING: " + w + "\n")
+		b.WriteString("\n\n  WARNING: " + w)
 	}
 	return b.String()
 }
