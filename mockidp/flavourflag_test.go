@@ -39,3 +39,36 @@ func TestSPFlavourFlagFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// Ambiguous --sp-flavour values are refused rather than read one way.
+func TestSPFlavourFlagAmbiguities(t *testing.T) {
+	f := SPFlavourFlag{}
+	if err := f.Set("x=entra"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Set("x=Entra"); err != nil { // the same flavour again
+		t.Errorf("the same flavour twice: %v", err)
+	}
+	if err := f.Set("x=okta"); err == nil || !strings.Contains(err.Error(), "given twice") || f["x"] != "entra" {
+		t.Errorf("conflicting duplicate: %v, %v", err, f)
+	}
+	if err := (SPFlavourFlag{}).Set("x=entra,y=okta"); err == nil || !strings.Contains(err.Error(), "one SP per --sp-flavour") {
+		t.Errorf("a list in one flag: %v", err)
+	}
+	// A comma inside an entity ID that is not a list is fine.
+	g := SPFlavourFlag{}
+	if err := g.Set("urn:a,b=okta"); err != nil || g["urn:a,b"] != "okta" {
+		t.Errorf("comma in an entity ID: %v %v", err, g)
+	}
+	for _, v := range []string{" ", ",", " , "} {
+		if err := (SPFlavourFlag{}).SetFromEnv("X_FLAVOUR", v); err == nil || !strings.Contains(err.Error(), "X_FLAVOUR") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	if err := (SPFlavourFlag{}).SetFromEnv("X_FLAVOUR", ""); err != nil {
+		t.Errorf("empty: %v", err)
+	}
+	if err := (SPFlavourFlag{}).SetFromEnv("X_FLAVOUR", "a=okta,a=entra"); err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("conflicting duplicate in the variable: %v", err)
+	}
+}
