@@ -1,8 +1,11 @@
 package mockidp
 
 import (
+	"bytes"
 	"encoding/base64"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,5 +83,38 @@ func TestRelayStateIsBounded(t *testing.T) {
 	samlResponse(t, e.post(idpBase+action, form))
 	if l := lastLog(t, e.idp); l.RelayState != ok {
 		t.Errorf("RelayState of %d bytes logged, want %d", len(l.RelayState), len(ok))
+	}
+}
+
+// A multipart/form-data body over the limit is a 413 too, and one under
+// it is read as a form.
+func TestSSOMultipartBodyIsBounded(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	multipartPost := func(path string, fields map[string]string) *httptest.ResponseRecorder {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		for k, v := range fields {
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, idpBase+path, &b)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return e.do(req)
+	}
+	for _, path := range []string{"/sso", "/idp/initiate"} {
+		rec := multipartPost(path, map[string]string{"SAMLRequest": e.postAuthnRequest(t, 2<<20), "sp": testSPEntityID})
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "too large") {
+			t.Errorf("a 2 MiB multipart POST to %s: status %d, want 413 with a message:\n%.500s", path, rec.Code, rec.Body)
+		}
+	}
+	if rec := multipartPost("/sso", map[string]string{"SAMLRequest": e.postAuthnRequest(t, 0)}); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="login"`) {
+		t.Errorf("a small multipart POST: status %d, want the login form", rec.Code)
+	}
+	if n := len(e.idp.Log()); n != 0 {
+		t.Fatalf("%d log entries", n)
 	}
 }

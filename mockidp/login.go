@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -334,7 +335,16 @@ func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
 // r.PostForm; on failure it has answered (413 or 400) and returns false.
 func (s *Server) parseSSOForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxSSOBody)
-	if err := r.ParseForm(); err != nil {
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		// ParseForm leaves a multipart body unread; crewjam would read it
+		// later and answer 400 for one over the limit. The body is at most
+		// maxSSOBody, so no file part goes to disk.
+		err = r.ParseMultipartForm(maxSSOBody)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			s.logger.Warn("mockidp: request body too large", "path", r.URL.Path, "limit", tooBig.Limit)
