@@ -62,9 +62,15 @@ func New(random io.Reader, commonName string, now time.Time) (Pair, error) {
 // there is left as it is: a new pair would overwrite it and change the
 // certificate that the other side trusts. Neither file is ever
 // overwritten. A file that cannot be read or parsed is an error naming it.
+// Callers in several processes at once get the same pair (lockDir).
 func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 	keyPath := filepath.Join(dir, prefix+"-key.pem")
 	certPath := filepath.Join(dir, prefix+"-cert.pem")
+	unlock, err := lockDir(dir, prefix)
+	if err != nil {
+		return Pair{}, err
+	}
+	defer unlock()
 	keyMissing, err := isMissing(keyPath)
 	if err != nil {
 		return Pair{}, err

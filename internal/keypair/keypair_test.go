@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -117,6 +118,33 @@ func TestLoadOrCreateNamesADamagedFile(t *testing.T) {
 		}
 		if b, _ := os.ReadFile(path); string(b) != c.content {
 			t.Errorf("%s was rewritten", c.file)
+		}
+	}
+}
+
+// TestLoadOrCreateAtOnceMakesOnePair: processes that share a key directory
+// (a target profile's fixed IdP keys, two Ginkgo processes) start at the
+// same moment; all must get the same pair, none an error.
+func TestLoadOrCreateAtOnceMakesOnePair(t *testing.T) {
+	dir := t.TempDir()
+	const n = 6
+	pairs := make([]Pair, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pairs[i], errs[i] = LoadOrCreate(dir, "idp", "test", time.Now())
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if !pairs[i].Certificate.Equal(pairs[0].Certificate) {
+			t.Fatalf("caller %d got another certificate than caller 0", i)
 		}
 	}
 }
