@@ -62,11 +62,16 @@ func New(random io.Reader, commonName string, now time.Time) (Pair, error) {
 // there is left as it is: a new pair would overwrite it and change the
 // certificate that the other side trusts. Neither file is ever
 // overwritten. A file that cannot be read or parsed is an error naming it.
-// Callers in several processes at once get the same pair (lockDir).
+// Callers in several processes at once get the same pair (LockDir).
 func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 	keyPath := filepath.Join(dir, prefix+"-key.pem")
 	certPath := filepath.Join(dir, prefix+"-cert.pem")
-	unlock, err := lockDir(dir, prefix)
+	// A full pair loads without the lock, so a read-only key directory
+	// works; only a start that may write takes it, and looks again.
+	if p, err := load(keyPath, certPath); err == nil {
+		return p, nil
+	}
+	unlock, err := LockDir(dir, prefix)
 	if err != nil {
 		return Pair{}, err
 	}

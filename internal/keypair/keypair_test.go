@@ -148,3 +148,27 @@ func TestLoadOrCreateAtOnceMakesOnePair(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadOrCreateReadsAFullPairWithoutWriting: a full pair loads without
+// the lock file, so a read-only key directory keeps working.
+func TestLoadOrCreateReadsAFullPairWithoutWriting(t *testing.T) {
+	dir := t.TempDir()
+	first, err := LoadOrCreate(dir, "idp", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, ".idp.lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadOrCreate(dir, "idp", "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Certificate.Equal(first.Certificate) {
+		t.Fatal("a second start made another pair")
+	}
+	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("loading a full pair wrote %s (stat: %v)", lock, err)
+	}
+}

@@ -2,6 +2,6 @@
 
 package keypair
 
-// lockDir is a no-op where flock is not available: processes sharing a
+// LockDir is a no-op where flock is not available: processes sharing a
 // key directory there must not start at the same moment.
-func lockDir(dir, prefix string) (func(), error) { return func() {}, nil }
+func LockDir(dir, name string) (func(), error) { return func() {}, nil }

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hmpconform/hmpconform/internal/keypair"
 )
 
 const (
@@ -165,6 +167,8 @@ func (ca *CA) WriteFiles(dir string) error {
 		return fmt.Errorf("write ca: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, CACertFile), ca.CertPEM(), 0o644); err != nil {
+		// Take the key back: half an authority would refuse every later start.
+		_ = os.Remove(filepath.Join(dir, CAKeyFile))
 		return fmt.Errorf("write ca: %w", err)
 	}
 	return nil
@@ -216,6 +220,17 @@ func LoadCA(dir string) (*CA, error) {
 // reports whether a new authority was made (a person who trusted the old
 // one must trust the new one).
 func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
+	// A valid authority loads without the lock (a read-only directory
+	// works); a start that may write takes it, so that two starting at
+	// once make one authority, and looks again.
+	if ca, err := LoadCA(dir); err == nil && validAt(ca, now) {
+		return ca, false, nil
+	}
+	unlock, err := keypair.LockDir(dir, "ca")
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
 	certPath, keyPath := filepath.Join(dir, CACertFile), filepath.Join(dir, CAKeyFile)
 	certMissing, err := isMissing(certPath)
 	if err != nil {
@@ -239,7 +254,7 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		if now.After(ca.Cert.NotBefore) && now.Add(24*time.Hour).Before(ca.Cert.NotAfter) {
+		if validAt(ca, now) {
 			return ca, false, nil
 		}
 	}
@@ -251,6 +266,11 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
 		return nil, false, err
 	}
 	return ca, true, nil
+}
+
+// validAt reports whether ca is valid at now and for a day after.
+func validAt(ca *CA, now time.Time) bool {
+	return now.After(ca.Cert.NotBefore) && now.Add(24*time.Hour).Before(ca.Cert.NotAfter)
 }
 
 // isMissing reports whether path does not exist; other errors (say,

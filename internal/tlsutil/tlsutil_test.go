@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -204,5 +205,54 @@ func TestLoadOrCreateCARefusesHalfAPair(t *testing.T) {
 	}
 	if _, _, err := LoadOrCreateCA(dir, now); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, CAKeyFile)) {
 		t.Errorf("empty %s: %v", CAKeyFile, err)
+	}
+}
+
+// TestLoadOrCreateCAAtOnceMakesOneCA: two runs starting on one fresh data
+// directory at once must end with one authority that both serve and that
+// a later start accepts.
+func TestLoadOrCreateCAAtOnceMakesOneCA(t *testing.T) {
+	for round := range 5 {
+		dir := t.TempDir()
+		const n = 6
+		cas := make([]*CA, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cas[i], _, errs[i] = LoadOrCreateCA(dir, time.Now())
+			}()
+		}
+		wg.Wait()
+		later, _, err := LoadOrCreateCA(dir, time.Now())
+		if err != nil {
+			t.Fatalf("round %d: a later start: %v", round, err)
+		}
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d, caller %d: %v", round, i, errs[i])
+			}
+			if !cas[i].Cert.Equal(later.Cert) {
+				t.Fatalf("round %d: caller %d serves another CA than the one kept", round, i)
+			}
+		}
+	}
+}
+
+// TestLoadOrCreateCAFailedWriteLeavesNoHalf: a first start that cannot
+// write the certificate takes its key back, so the next start is a first
+// start again rather than a refused half pair.
+func TestLoadOrCreateCAFailedWriteLeavesNoHalf(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, "no-such-dir", "x"), filepath.Join(dir, CACertFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCA(dir, time.Now()); err == nil {
+		t.Fatal("writing through a dangling link should fail")
+	}
+	if _, err := os.Stat(filepath.Join(dir, CAKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the failed start left %s (stat: %v)", CAKeyFile, err)
 	}
 }
