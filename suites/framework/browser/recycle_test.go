@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -88,9 +89,20 @@ func TestReusedTabKeepsNothingOfItsLastUser(t *testing.T) {
 		if err := Run(tab, stepTimeout, chromedp.Navigate(s.url("/read"))); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := Get(tab, stepTimeout, chromedp.Evaluate[string](readState, awaitJS))
-		if err != nil {
-			t.Fatal(err)
+		// chromedp's Navigate can return while the tab still shows the
+		// page before (a wiped tab's about:blank): read only once the
+		// /read document is the one shown.
+		var raw string
+		for try := 0; ; try++ {
+			var err error
+			raw, err = Get(tab, stepTimeout, chromedp.Evaluate[string](`document.getElementById('sid') ? `+readState+` : ""`, awaitJS))
+			if err == nil && raw != "" {
+				break
+			}
+			if try == 100 {
+				t.Fatalf("read %s: the page never showed #sid (%v)", s.url("/read"), err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		var st tabState
 		if err := json.Unmarshal([]byte(raw), &st); err != nil {
