@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -75,6 +76,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 	if !utf8.Valid(raw) {
 		return &errBody{http.StatusBadRequest, "the body is not valid UTF-8"}
 	}
+	// The same for an escaped lone surrogate ("\ud800").
+	if hasLoneSurrogate(raw) {
+		return &errBody{http.StatusBadRequest, "the body has a \\u escape of a lone UTF-16 surrogate (not a character)"}
+	}
 	// null would decode into v as a no-op: an empty login or persona.
 	if raw[0] != '{' {
 		return &errBody{http.StatusBadRequest, "bad JSON: the body must be a JSON object {...}"}
@@ -85,6 +90,47 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *errBody {
 		return jsonDecodeError(err)
 	}
 	return nil
+}
+
+// hasLoneSurrogate reports whether raw, a valid JSON value, has a \u
+// escape of a UTF-16 surrogate that is not half of a pair. In valid JSON a
+// backslash only starts an escape inside a string, so a scan suffices.
+func hasLoneSurrogate(raw []byte) bool {
+	hex4 := func(b []byte) (rune, bool) {
+		if len(b) < 4 {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw)-1; i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // a one-character escape, the backslash's own included
+			continue
+		}
+		r, ok := hex4(raw[i+2:])
+		switch {
+		case !ok:
+			return false // not valid JSON after all; the decoder says so
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+7 >= len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+				return true
+			}
+			lo, ok := hex4(raw[i+8:])
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return false
 }
 
 func jsonDecodeError(err error) *errBody {
