@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hmpconform/hmpconform/internal/keypair"
 )
 
 // File names in the data directory.
@@ -86,11 +88,8 @@ func loadOrCreate(dir, keyName, certName string, now time.Time, sign func(*rsa.P
 	case keyMissing != certMissing:
 		// Only both missing is a first start: making a new pair now would
 		// overwrite the remaining file and change the certificate SPs trust.
-		there, gone := keyPath, certPath
-		if keyMissing {
-			there, gone = certPath, keyPath
-		}
-		return nil, nil, fmt.Errorf("mockidp: %s is missing but %s exists; restore %s, or delete %s too to make a new key pair (SPs trusting the old certificate will then refuse the IdP)", gone, there, filepath.Base(gone), filepath.Base(there))
+		return nil, nil, fmt.Errorf("mockidp: %w", keypair.HalfPairError(keyPath, certPath, keyMissing,
+			"key pair", "SPs trusting the old certificate will then refuse the IdP"))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err

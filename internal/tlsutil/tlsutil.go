@@ -243,12 +243,8 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
 	switch {
 	case certMissing && keyMissing:
 	case certMissing || keyMissing:
-		there, gone := keyPath, certPath
-		if keyMissing {
-			there, gone = certPath, keyPath
-		}
-		return nil, false, fmt.Errorf("load ca: %s is missing but %s exists (left as it was); restore %s, or delete %s too to make a new CA (a browser or client that trusts the old one must then trust the new one)",
-			gone, there, filepath.Base(gone), filepath.Base(there))
+		return nil, false, fmt.Errorf("load ca: %w", keypair.HalfPairError(keyPath, certPath, keyMissing,
+			"CA", "a browser or client that trusts the old one must then trust the new one"))
 	default:
 		ca, err := LoadCA(dir)
 		if err != nil {
