@@ -44,6 +44,22 @@ func (e *Env) stepsOn() bool {
 	return os.Getenv(reports.RunDirEnv) != ""
 }
 
+// RenderEnv set to "all" makes the harness render every page a person
+// or the admin would see even when steps are off (see quick): to compare
+// the two ways, or when the quick way is in doubt.
+const RenderEnv = "HMPCONFORM_RENDER"
+
+// quick reports whether this process may skip rendering the pages whose
+// only use is the harness's own: with steps off (nobody will look at a
+// screenshot), admin pages are fetched and parsed in the admin's tab
+// instead of shown (admin_fetch.go), and a person signs in through an IdP
+// session instead of the IdP's login form (user.go). The SP sees the same
+// requests; Chromium renders fewer documents. With steps on, every page is
+// shown, so the report can show it.
+func (e *Env) quick() bool {
+	return !e.stepsOn() && os.Getenv(RenderEnv) != "all"
+}
+
 // specArtifactsDir is where the running spec's files go:
 // ArtifactsDir()/<the spec's full text, made file-name safe>.
 func specArtifactsDir(spec SpecReport) string {
