@@ -199,6 +199,12 @@ func (s *Server) addScenarioRoutes(mux *http.ServeMux) {
 		http.MethodGet: s.apiGetQueued, http.MethodPut: s.apiQueueLogin, http.MethodPost: s.apiQueueLogin,
 		http.MethodDelete: s.apiDeleteQueued,
 	})
+	s.apiRoute(mux, p+"/api/sessions", map[string]http.HandlerFunc{
+		http.MethodGet: s.apiListSessions, http.MethodPost: s.apiStartSession,
+	})
+	s.apiRoute(mux, p+"/api/sessions/{id}", map[string]http.HandlerFunc{
+		http.MethodGet: s.apiGetSession, http.MethodDelete: s.apiEndSession,
+	})
 	mux.HandleFunc(p+"/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "no API route %s", r.URL.Path)
 	})

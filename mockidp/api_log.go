@@ -15,11 +15,12 @@ type AppliedOptions struct {
 	Sign            string `json:"sign"`                      // both | response | assertion
 	SignatureMethod string `json:"signatureMethod"`           // URI
 	// Source is "queue" when a login queued through the API supplied the
-	// values (queue.go), else "form".
+	// values (queue.go), "session" when an IdP session answered without
+	// the form (idpsession.go), else "form".
 	Source string `json:"source"`
 }
 
-func appliedOptions(o resolvedOptions, queued bool) *AppliedOptions {
+func appliedOptions(o resolvedOptions, st *loginState) *AppliedOptions {
 	a := &AppliedOptions{
 		NameIDFormat: o.NameIDFormat, GroupsMode: "multi", GroupNameFormat: o.GroupNameFormat,
 		Sign: "both", SignatureMethod: o.SignatureMethod, Source: "form",
@@ -33,8 +34,11 @@ func appliedOptions(o resolvedOptions, queued bool) *AppliedOptions {
 	case !o.SignResponse:
 		a.Sign = "assertion"
 	}
-	if queued {
+	switch {
+	case st.queued:
 		a.Source = "queue"
+	case st.session != nil:
+		a.Source = "session"
 	}
 	return a
 }

@@ -119,7 +119,7 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 		e.Groups = append(e.Groups, st.identity.Groups...)
 		e.EncryptOption, e.SigningKey = st.identity.Options.Encrypt, st.identity.Options.SignKey
 		e.User = st.identity.User
-		e.Options = appliedOptions(st.identity.Options, st.queued) // api_log.go
+		e.Options = appliedOptions(st.identity.Options, st) // api_log.go
 	}
 	if len(req.RequestBuffer) > 0 {
 		e.RequestXML = string(req.RequestBuffer)

@@ -120,6 +120,7 @@ type loginState struct {
 	sent     string    // the SAMLResponse form value sent, for the log (faults.go)
 	queued   bool      // form holds a login queued through the API (queue.go)
 	taken    *queuedLogin
+	session  *idpSession // the IdP session the login came with (idpsession.go)
 }
 
 type loginKey struct{}
@@ -252,6 +253,9 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		return nil
 	}
 	st := loginStateFrom(r.Context())
+	if st != nil && st.session != nil && !sessionAnswers(st.session, spEntityID(req), req.Request.ForceAuthn) {
+		st = nil // ForceAuthn, or another SP's session: the person signs in
+	}
 	if st == nil {
 		// ?fault= preselects a fault (e.g. /idp/initiate?sp=...&fault=xsw1).
 		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr, Fault: r.URL.Query().Get(fieldFault)}, "", http.StatusOK)
@@ -283,6 +287,9 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		return nil
 	}
 	st.identity = id
+	if st.session != nil {
+		s.sessions.use(st.session.ID)
+	}
 	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
 	return s.session(id)
 }
@@ -328,7 +335,7 @@ func (s *Server) serveSSO(w http.ResponseWriter, r *http.Request) {
 	if !s.checkRelayState(w, relayState) {
 		return
 	}
-	s.idp.ServeSSO(w, s.withTrustHint(r))
+	s.idp.ServeSSO(w, s.withTrustHint(s.withIdPSession(r)))
 }
 
 // parseSSOForm reads a POST body of at most maxSSOBody bytes into
@@ -389,7 +396,7 @@ func (s *Server) serveInitiate(w http.ResponseWriter, r *http.Request) {
 	if !s.checkRelayState(w, relayState) {
 		return
 	}
-	s.idp.ServeIDPInitiated(w, r, sp, relayState)
+	s.idp.ServeIDPInitiated(w, s.withIdPSession(r), sp, relayState)
 }
 
 // renderLogin draws the login form for req.

@@ -96,6 +96,7 @@ type Server struct {
 	idp         *saml.IdentityProvider
 	personas    *personaStore // personas.go
 	queue       *loginQueue   // queue.go
+	sessions    *sessionStore // idpsession.go
 	rand        io.Reader
 	csrf        *http.CrossOriginProtection // api.go
 	spFlavours  map[string]string           // flavour.go
@@ -131,6 +132,7 @@ func New(cfg Config) (*Server, error) {
 		groupAttr: cfg.GroupAttribute,
 		personas:  newPersonaStore(),
 		queue:     newLoginQueue(),
+		sessions:  newSessionStore(),
 		rand:      cfg.Rand,
 		csrf:      http.NewCrossOriginProtection(),
 		sps:       map[string]*saml.EntityDescriptor{},

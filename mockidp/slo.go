@@ -20,9 +20,9 @@ const maxLogoutMessageBytes = 64 << 10
 // HTTP-Redirect (GET) or HTTP-POST binding. crewjam parses and validates it
 // (registered SP, signature against the SP's metadata, Destination,
 // IssueInstant) and signs the LogoutResponse; this handler adds the size
-// bound, clear error pages, and the log entry. The IdP keeps no login
-// session (every login shows the form), so there is nothing of its own to
-// end: a valid request is answered with Success.
+// bound, clear error pages, and the log entry. A valid request ends the
+// IdP session the browser's cookie names, if any (idpsession.go; logins
+// through the form make none), and is answered with Success.
 func (s *Server) serveSLO(w http.ResponseWriter, r *http.Request) {
 	var form url.Values
 	if r.Method == http.MethodGet {
@@ -73,6 +73,7 @@ func (s *Server) serveSLO(w http.ResponseWriter, r *http.Request) {
 		s.refuseLogout(w, r, http.StatusConflict, "The LogoutRequest "+req.Request.ID+" from "+spID+" was already answered: a replayed LogoutRequest is refused.", nil)
 		return
 	}
+	s.endSessionOf(r)
 	resp := req.MakeLogoutResponse(saml.StatusSuccess)
 	s.recordLogout(req, resp)
 	if err := req.WriteLogoutResponse(w, resp); err != nil {

@@ -1,0 +1,294 @@
+package mockidp
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// IdP sessions. A real IdP that already knows who the browser is (its SSO
+// session cookie is set) answers an AuthnRequest at once, without its login
+// form. Here a session is made through the scenario API (POST /api/sessions)
+// or from Go (Server.StartSession); it holds one login, the values the form
+// would have carried, and the browser presents it in the cookie
+// SessionCookie. An AuthnRequest with ForceAuthn="true" still gets the form,
+// as it would from a real IdP; Single Logout ends the session it came with.
+// Scripts and suites use sessions to sign people in without drawing and
+// filling the login form, which is the IdP's part of a login, not the SP's.
+
+// SessionCookie is the cookie that carries an IdP session's ID.
+const SessionCookie = "mockidp_session"
+
+const (
+	sessionTTL  = 8 * time.Hour // as long as the SAML sessions it makes
+	maxSessions = 1000          // held at once
+)
+
+var errSessionsFull = errors.New("too many IdP sessions; end some or let them expire")
+
+// SessionLogin is what an IdP session signs a person in as. User (the
+// NameID) is required unless Persona names one; every other field is as in
+// a queued login (NextLogin), except that nothing is taken from a form:
+// groups not given are none, a blank group attribute is the IdP's (or the
+// flavour's) default.
+type SessionLogin struct {
+	User string `json:"user,omitempty"`
+	// SP, when set, is the only service provider the session answers for.
+	SP string `json:"sp,omitempty"`
+	// Logins is how many logins the session answers before it ends; 0 is
+	// until it expires or is ended.
+	Logins int `json:"logins,omitempty"`
+	NextLogin
+}
+
+// IdPSession is a session as the API and StartSession return it.
+type IdPSession struct {
+	ID         string       `json:"id"`
+	Cookie     string       `json:"cookie"` // SessionCookie; its value is ID
+	User       string       `json:"user"`
+	SP         string       `json:"sp,omitempty"`
+	LoginsLeft int          `json:"loginsLeft,omitempty"` // 0: no limit
+	CreatedAt  time.Time    `json:"createdAt"`
+	ExpiresAt  time.Time    `json:"expiresAt"`
+	Login      SessionLogin `json:"login"`
+}
+
+type idpSession struct {
+	IdPSession
+	form loginForm // the login it answers with
+}
+
+// sessionStore holds the IdP sessions by ID.
+type sessionStore struct {
+	mu      sync.Mutex
+	entries map[string]*idpSession
+}
+
+func newSessionStore() *sessionStore { return &sessionStore{entries: map[string]*idpSession{}} }
+
+// purge drops expired sessions; the caller holds mu.
+func (st *sessionStore) purge(now time.Time) {
+	for id, e := range st.entries {
+		if !now.Before(e.ExpiresAt) {
+			delete(st.entries, id)
+		}
+	}
+}
+
+func (st *sessionStore) add(e *idpSession, now time.Time) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.purge(now)
+	if len(st.entries) >= maxSessions {
+		return errSessionsFull
+	}
+	st.entries[e.ID] = e
+	return nil
+}
+
+// get returns a copy of the live session id.
+func (st *sessionStore) get(id string, now time.Time) (idpSession, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.purge(now)
+	e, ok := st.entries[id]
+	if !ok {
+		return idpSession{}, false
+	}
+	return *e, true
+}
+
+// use counts one login of session id; a session with no logins left ends.
+func (st *sessionStore) use(id string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e, ok := st.entries[id]
+	if !ok || e.LoginsLeft == 0 {
+		return
+	}
+	if e.LoginsLeft--; e.LoginsLeft == 0 {
+		delete(st.entries, id)
+	}
+}
+
+func (st *sessionStore) remove(id string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.entries[id]
+	delete(st.entries, id)
+	return ok
+}
+
+func (st *sessionStore) list(now time.Time) []IdPSession {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.purge(now)
+	out := make([]IdPSession, 0, len(st.entries))
+	for _, e := range st.entries {
+		out = append(out, e.IdPSession)
+	}
+	return out
+}
+
+// StartSession makes an IdP session for l, checked as a queued login is
+// (an option the IdP or the SP in scope cannot honour is refused now). The
+// browser that presents Cookie with value ID is then signed in without the
+// login form.
+func (s *Server) StartSession(l SessionLogin) (IdPSession, error) {
+	user := strings.TrimSpace(l.User)
+	var base loginForm
+	if l.Persona != "" {
+		p, ok := s.personas.get(l.Persona)
+		if !ok {
+			return IdPSession{}, fmt.Errorf("unknown persona %q", l.Persona)
+		}
+		if user == "" {
+			user = p.NameID
+		}
+		base = loginForm{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, ShortName: p.ShortName, GroupList: p.Groups, FromPersona: p.ID}
+	}
+	switch {
+	case user == "":
+		return IdPSession{}, errors.New("name the user (the NameID), or a persona")
+	case len(user) > maxScopeLen || len(l.SP) > maxScopeLen:
+		return IdPSession{}, fmt.Errorf("the user and the sp scope are at most %d bytes", maxScopeLen)
+	case l.Logins < 0:
+		return IdPSession{}, errors.New("logins must be 0 (no limit) or more")
+	}
+	if err := checkText("the user", user); err != nil {
+		return IdPSession{}, err
+	}
+	if err := s.checkNextLogin(l.NextLogin, l.SP); err != nil { // api_queue.go
+		return IdPSession{}, err
+	}
+	b := make([]byte, 18)
+	if _, err := io.ReadFull(s.rand, b); err != nil {
+		return IdPSession{}, fmt.Errorf("make a session ID: %w", err)
+	}
+	now := s.now()
+	l.User = user
+	e := &idpSession{
+		IdPSession: IdPSession{
+			ID: base64.RawURLEncoding.EncodeToString(b), Cookie: SessionCookie, User: user, SP: l.SP,
+			LoginsLeft: l.Logins, CreatedAt: now, ExpiresAt: now.Add(sessionTTL), Login: l,
+		},
+		form: sessionForm(base, l),
+	}
+	if err := s.sessions.add(e, now); err != nil {
+		return IdPSession{}, err
+	}
+	s.logger.Info("mockidp: IdP session started", "user", user, "sp", l.SP, "logins", l.Logins)
+	return e.IdPSession, nil
+}
+
+// EndSession ends the IdP session id; it reports whether there was one.
+func (s *Server) EndSession(id string) bool { return s.sessions.remove(id) }
+
+// sessionForm is the login form a session's logins carry: base (a
+// persona's values, or nothing) with what l gives over it, as a queued
+// login overrides a form (queue.go applyQueuedLogin).
+func sessionForm(base loginForm, l SessionLogin) loginForm {
+	f := base
+	f.Username = l.User
+	f.GroupAttribute = l.GroupAttribute
+	f.Fault = l.Fault
+	f.Options = l.loginOptions
+	f.GroupList = append([]string{}, f.GroupList...)
+	if l.Groups != nil {
+		f.GroupList = append([]string{}, l.Groups...)
+	}
+	for _, v := range []struct {
+		to   *string
+		from *string
+	}{{&f.FirstName, l.FirstName}, {&f.LastName, l.LastName}, {&f.Email, l.Email}, {&f.ShortName, l.ShortName}} {
+		if v.from != nil {
+			*v.to = *v.from
+		}
+	}
+	f.Groups = strings.Join(f.GroupList, "\n")
+	return f
+}
+
+// withIdPSession returns r carrying, as a submitted login form would, the
+// login of the live IdP session whose cookie r presents, when it has no
+// submitted form of its own; else r unchanged. The session is counted as
+// used only once the login is accepted (sessionProvider.GetSession).
+func (s *Server) withIdPSession(r *http.Request) *http.Request {
+	if loginStateFrom(r.Context()) != nil {
+		return r
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return r
+	}
+	e, ok := s.sessions.get(c.Value, s.now())
+	if !ok {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), loginKey{}, &loginState{form: e.form, session: &e}))
+}
+
+// sessionAnswers reports whether session e may answer a login at sp with
+// AuthnRequest flags forceAuthn.
+func sessionAnswers(e *idpSession, sp string, forceAuthn *bool) bool {
+	if forceAuthn != nil && *forceAuthn {
+		return false
+	}
+	return e.SP == "" || e.SP == sp
+}
+
+// endSessionOf ends the IdP session r's cookie names, if any (Single
+// Logout ends the browser's session at the IdP).
+func (s *Server) endSessionOf(r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if s.sessions.remove(c.Value) {
+			s.logger.Info("mockidp: IdP session ended by a logout")
+		}
+	}
+}
+
+// The scenario API's session routes (api.go addScenarioRoutes).
+
+func (s *Server) apiStartSession(w http.ResponseWriter, r *http.Request) {
+	var l SessionLogin
+	if e := decodeJSON(w, r, &l); e != nil {
+		writeAPIError(w, e.status, "%s", e.msg)
+		return
+	}
+	e, err := s.StartSession(l)
+	switch {
+	case errors.Is(err, errSessionsFull):
+		writeAPIError(w, http.StatusTooManyRequests, "%v", err)
+	case err != nil:
+		writeAPIError(w, http.StatusBadRequest, "%v", err)
+	default:
+		writeJSON(w, http.StatusCreated, e)
+	}
+}
+
+func (s *Server) apiListSessions(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.sessions.list(s.now()))
+}
+
+func (s *Server) apiGetSession(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.sessions.get(r.PathValue("id"), s.now())
+	if !ok {
+		writeAPIError(w, http.StatusNotFound, "no IdP session %q (it may have expired or been used up)", r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, e.IdPSession)
+}
+
+func (s *Server) apiEndSession(w http.ResponseWriter, r *http.Request) {
+	if !s.EndSession(r.PathValue("id")) {
+		writeAPIError(w, http.StatusNotFound, "no IdP session %q (it may have expired or been used up)", r.PathValue("id"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
