@@ -86,7 +86,7 @@ func (s *Server) checkNextLogin(q NextLogin, sp string) error {
 	if err := checkText("groupAttribute", q.GroupAttribute); err != nil {
 		return err
 	}
-	return checkGroups(q.Groups)
+	return checkGroups(q.Groups, true)
 }
 
 // queuedOptions resolves a queued login's options as the login will
@@ -100,6 +100,20 @@ func (s *Server) queuedOptions(o loginOptions, sp string) (resolvedOptions, stri
 		return resolvedOptions{}, msg
 	}
 	return f.Options.resolve()
+}
+
+// QueueLogin queues (or replaces) the next login of user at sp ("" = any
+// SP), as PUT /api/users/{nameID}/next-login does.
+func (s *Server) QueueLogin(user, sp string, q NextLogin) error {
+	if strings.TrimSpace(user) == "" {
+		return errors.New("the user's NameID is blank")
+	}
+	if err := s.checkNextLogin(q, sp); err != nil {
+		return err
+	}
+	now := s.now()
+	_, err := s.queue.put(queuedLogin{User: user, SP: sp, Login: q, QueuedAt: now, Expires: now.Add(queueTTL)}, now)
+	return err
 }
 
 // apiQueueLogin queues (or replaces) the next login of a user.

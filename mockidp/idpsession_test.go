@@ -154,6 +154,24 @@ func TestIdPSessionPersonaFaultAndIdPInitiated(t *testing.T) {
 	}
 }
 
+// A scripted login may send a blank group value (the form cannot): an SP
+// must treat it as no group. Personas still refuse one.
+func TestScriptedLoginsSendBlankGroupValues(t *testing.T) {
+	e := newEnv(t, envOpts{register: true})
+	s, err := e.idp.StartSession(SessionLogin{User: "b@example.com", NextLogin: NextLogin{Groups: []string{"  "}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := e.sessionLogin(t, s.ID); !slices.Equal(attrValues(a, "groups"), []string{"  "}) {
+		t.Errorf("session: groups %q, want one blank value", attrValues(a, "groups"))
+	}
+	wantJSON(t, e.api("PUT", queuePath("q@example.com"), `{"groups":[""]}`), 201, nil)
+	if a := e.signIn(t, url.Values{"persona": {""}, "username": {"q@example.com"}, "groups": {"Typed"}}); !slices.Equal(attrValues(a, "groups"), []string{""}) {
+		t.Errorf("queued: groups %q, want one empty value", attrValues(a, "groups"))
+	}
+	wantAPIError(t, e.api("POST", "/api/personas", `{"id":"x","nameID":"x@e","groups":[" "]}`), 400, "blank")
+}
+
 func TestIdPSessionRefusesBadInput(t *testing.T) {
 	e := newEnv(t, envOpts{register: true})
 	for _, c := range []struct{ body, want string }{

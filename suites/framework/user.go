@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hmpconform/hmpconform/mockidp"
 	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
@@ -18,6 +22,7 @@ type Login struct {
 	ShortName      string
 	Groups         []string // one attribute value each
 	GroupAttribute string   // blank keeps the IdP's default
+	Fault          string   // a mock IdP fault (mockidp.Faults); blank: none
 }
 
 // Outcome is where the browser ended after the IdP posted to the SP.
@@ -62,22 +67,74 @@ func (e *Env) NewUser(parent context.Context) (*User, error) {
 func (u *User) Close() { u.cancel() }
 
 // SignInViaSP opens the SP, which sends the browser to the IdP
-// (SP-initiated); the person fills the IdP's form and signs in.
+// (SP-initiated); the person fills the IdP's form and signs in. In quick
+// mode (Env.quick) the IdP already knows the person (an IdP session made
+// for this one login) and answers the SP's AuthnRequest without its form.
 func (u *User) SignInViaSP(l Login) (Outcome, error) {
-	if err := browser.Run(u.Tab, StepTimeout, startNavigation(u.env.SPURL("/"))); err != nil {
-		return Outcome{}, fmt.Errorf("open the SP: %w", err)
-	}
-	return u.fillIdPForm(l)
+	return u.signIn(l, u.env.SPURL("/"), "open the SP")
 }
 
 // SignInViaIdP starts at the IdP's IdP-initiated entry for this SP.
 func (u *User) SignInViaIdP(l Login, relayState string) (Outcome, error) {
 	cfgAudience := u.env.Target.EntityID()
 	url := u.env.IdPURL("/idp/initiate?sp=" + queryEscape(cfgAudience) + "&RelayState=" + queryEscape(relayState))
-	if err := browser.Run(u.Tab, StepTimeout, startNavigation(url)); err != nil {
-		return Outcome{}, fmt.Errorf("open the IdP: %w", err)
+	return u.signIn(l, url, "open the IdP")
+}
+
+// signIn opens start, which leads to the IdP, and signs in as l there.
+func (u *User) signIn(l Login, start, what string) (Outcome, error) {
+	if u.env.quick() {
+		return u.signInWithIdPSession(l, start, what)
+	}
+	if err := browser.Run(u.Tab, StepTimeout, startNavigation(start)); err != nil {
+		return Outcome{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return u.fillIdPForm(l)
+}
+
+// idpPageCSS matches the mock IdP pages a login may stop on: its login
+// form (drawn again with #login-error when it refuses the values) and its
+// error page.
+const idpPageCSS = "#login, #error-status"
+
+// signInWithIdPSession gives the tab an IdP session for this one login
+// (the cookie a real IdP would have set at an earlier sign-in) and opens
+// start: the IdP answers the AuthnRequest at once, with the values the form
+// would have carried, and the browser posts the response to the SP. The
+// SP's part of the login (its redirect, AuthnRequest, ACS and session) is
+// the same as after the form; the IdP's form is tested in suites/mockidp.
+func (u *User) signInWithIdPSession(l Login, start, what string) (Outcome, error) {
+	first, last, email, short := l.FirstName, l.LastName, l.Email, l.ShortName
+	sess, err := u.env.IdP.StartSession(mockidp.SessionLogin{
+		User:   l.Username,
+		Logins: 1,
+		NextLogin: mockidp.NextLogin{
+			FirstName: &first, LastName: &last, Email: &email, ShortName: &short,
+			Groups: append([]string{}, l.Groups...), GroupAttribute: l.GroupAttribute, Fault: l.Fault,
+		},
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("IdP session for %s: %w", l.Username, err)
+	}
+	defer u.env.IdP.EndSession(sess.ID) // used up, unless the login never reached the IdP
+	if err := browser.Run(u.Tab, StepTimeout, setIdPSessionCookie(u.env.IdPURL("/"), sess.Cookie, sess.ID)); err != nil {
+		return Outcome{}, fmt.Errorf("IdP session cookie: %w", err)
+	}
+	href, err := browser.Get(u.Tab, StepTimeout, func(ctx context.Context, t *chromedp.Target) (string, error) {
+		if _, err := startNavigation(start)(ctx, t); err != nil {
+			return "", err
+		}
+		return waitInPageAt(spEndCSS+", "+idpPageCSS, false, true)(ctx, t)
+	})
+	if err != nil {
+		loc, _ := browser.Location(u.Tab)
+		return Outcome{}, fmt.Errorf("%s: the login did not end on an SP page (at %s): %w", what, loc, err)
+	}
+	if strings.HasPrefix(href, strings.TrimSuffix(u.env.IdPURL("/"), "/")+"/") {
+		text, _ := browser.Get(u.Tab, StepTimeout, chromedp.Evaluate[string](`(document.querySelector('#login-error, #error-message')||{textContent:'(no message)'}).textContent.trim()`))
+		return Outcome{}, fmt.Errorf("%s: the IdP did not answer with its session but showed %s: %s", what, href, text)
+	}
+	return u.WaitForSP()
 }
 
 // fillIdPForm waits for the IdP's login form in the document that the
@@ -97,6 +154,19 @@ func (u *User) fillIdPForm(l Login) (Outcome, error) {
 	}
 	if l.GroupAttribute != "" {
 		fields = append(fields, [2]string{"groupAttribute", l.GroupAttribute})
+	}
+	if l.Fault != "" {
+		fields = append(fields, [2]string{"fault", l.Fault})
+	}
+	for _, g := range l.Groups {
+		if strings.TrimSpace(g) == "" {
+			// The form drops blank lines, so it cannot send a blank value:
+			// the groups go with the login through the scenario API.
+			if err := u.env.IdP.QueueLogin(l.Username, "", mockidp.NextLogin{Groups: append([]string{}, l.Groups...)}); err != nil {
+				return Outcome{}, fmt.Errorf("queue the groups of %s: %w", l.Username, err)
+			}
+			break
+		}
 	}
 	if err := browser.Run(u.Tab, StepTimeout, SetFields(fields...)); err != nil {
 		return Outcome{}, fmt.Errorf("fill the IdP form: %w", err)
@@ -195,4 +265,21 @@ func (u *User) ProbeHome() (p HomeProbe, ok bool, err error) {
 		return JSON.stringify({redirected: false, status: r.status, signedIn: !!d.querySelector('#whoami'), text: (d.body ? d.body.textContent : '').trim().slice(0, 1000)});
 	})`, &p)
 	return p, err == nil, err
+}
+
+// setIdPSessionCookie sets the IdP's session cookie in the tab's browser
+// context as the IdP itself would: host-only, HttpOnly, and, over HTTPS,
+// Secure with SameSite=None, so that an HTTP-POST AuthnRequest from the
+// SP's site carries it too.
+func setIdPSessionCookie(idpURL, name, value string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		p := network.SetCookieParams{Name: name, Value: value, URL: idpURL, Path: "/", HTTPOnly: new(true)}
+		if strings.HasPrefix(idpURL, "https://") {
+			p.Secure, p.SameSite = new(true), network.CookieSameSiteNone
+		} else {
+			p.SameSite = network.CookieSameSiteLax
+		}
+		_, err := chromedp.Call(ctx, network.SetCookie, p)
+		return chromedp.Void{}, err
+	}
 }

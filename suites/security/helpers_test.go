@@ -48,11 +48,14 @@ func submitIdPForm(u *framework.User, l framework.Login, fault string) framework
 	return out
 }
 
-// signInWithFault is an SP-initiated login whose response carries fault.
+// signInWithFault is an SP-initiated login whose response carries fault
+// ("" for none): through the IdP's form, or in quick mode an IdP session.
 func signInWithFault(u *framework.User, l framework.Login, fault string) framework.Outcome {
 	GinkgoHelper()
-	openIdPLoginViaSP(u)
-	return submitIdPForm(u, l, fault)
+	l.Fault = fault
+	out, err := u.SignInViaSP(l)
+	Expect(err).NotTo(HaveOccurred())
+	return out
 }
 
 // usersNamed reads the Users page for rows with this identifier.
