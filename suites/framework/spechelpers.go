@@ -75,11 +75,22 @@ func (s *Suite) MustNewGroups(prefixes ...string) []string {
 	return names
 }
 
-// SignedIn reports whether the person's tab still has an SP session.
+// SignedIn reports whether the person's tab still has an SP session: the
+// SP's home shows the signed-in page (true) or sends the browser to sign
+// in (false); anything else fails the spec, so a broken SP's error page
+// never counts as "signed out". From an SP page it asks with one request
+// (User.ProbeHome), else it visits the home page.
 func (s *Suite) SignedIn(u *User) bool {
 	GinkgoHelper()
+	if p, ok, err := u.ProbeHome(); ok && err == nil {
+		Expect(p.SignedIn || p.Redirected).To(BeTrue(), "the SP's home answered neither signed in nor with a redirect to sign in: HTTP %d: %s", p.Status, p.Text)
+		return p.SignedIn
+	}
 	out, err := u.Visit("/")
 	Expect(err).NotTo(HaveOccurred())
+	if !out.SignedIn {
+		Expect(out.Location).To(HavePrefix(s.Env.IdPURL("/")), "the SP's home neither showed the signed-in page nor sent the browser to the IdP: %s", out.Text)
+	}
 	return out.SignedIn
 }
 
