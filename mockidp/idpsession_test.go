@@ -196,3 +196,47 @@ func TestIdPSessionRefusesBadInput(t *testing.T) {
 	// A cross-site browser POST is refused like every API write.
 	wantAPIError(t, e.api("POST", "/api/sessions", `{"user":"a@example.com"}`, "Sec-Fetch-Site", "cross-site"), 403, "cross-origin")
 }
+
+// Single Logout ends the IdP session whose cookie the LogoutRequest came
+// with, and no other; a refused LogoutRequest ends none.
+func TestSingleLogoutEndsTheBrowsersIdPSession(t *testing.T) {
+	e := newSLOEnv(t, true)
+	mine, err := e.idp.StartSession(SessionLogin{User: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.idp.StartSession(SessionLogin{User: "bob@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logout := func(nameID, cookie string, tamper bool) int {
+		req, err := e.sp.MakeLogoutRequest(e.idp.SLOURL(), nameID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := e.sp.RedirectLogoutRequestURL(req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := u.String()
+		if tamper {
+			s = strings.Replace(s, "Signature=", "Signature=AAAA", 1)
+		}
+		return e.getWithSession(s, cookie).Code
+	}
+	if code := logout("alice@example.com", mine.ID, true); code != http.StatusBadRequest {
+		t.Fatalf("tampered LogoutRequest: %d, want 400", code)
+	}
+	if _, ok := e.idp.sessions.get(mine.ID, e.now()); !ok {
+		t.Fatal("a refused LogoutRequest ended the session")
+	}
+	if code := logout("alice@example.com", mine.ID, false); code != http.StatusFound {
+		t.Fatalf("LogoutRequest: %d, want 302", code)
+	}
+	if _, ok := e.idp.sessions.get(mine.ID, e.now()); ok {
+		t.Error("the session the logout came with is still live")
+	}
+	if _, ok := e.idp.sessions.get(other.ID, e.now()); !ok {
+		t.Error("another browser's session was ended")
+	}
+}
