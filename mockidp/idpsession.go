@@ -59,10 +59,7 @@ type IdPSession struct {
 	Login      SessionLogin `json:"login"`
 }
 
-type idpSession struct {
-	IdPSession
-	form loginForm // the login it answers with
-}
+type idpSession struct{ IdPSession }
 
 // sessionStore holds the IdP sessions by ID.
 type sessionStore struct {
@@ -88,6 +85,10 @@ func (st *sessionStore) add(e *idpSession, now time.Time) error {
 	if len(st.entries) >= maxSessions {
 		return errSessionsFull
 	}
+	if _, taken := st.entries[e.ID]; taken {
+		// Only a randomness that repeats (Config.Rand) gets here.
+		return errors.New("the new session's ID is taken: the IdP's randomness (Config.Rand) repeats")
+	}
 	st.entries[e.ID] = e
 	return nil
 }
@@ -104,17 +105,25 @@ func (st *sessionStore) get(id string, now time.Time) (idpSession, bool) {
 	return *e, true
 }
 
-// use counts one login of session id; a session with no logins left ends.
-func (st *sessionStore) use(id string) {
+// use counts one login of session id, checking and counting in one step
+// so that parallel logins never share a last use; it reports false when
+// the session has ended (expired, ended, or used up) since it was read. A
+// session with no logins left ends.
+func (st *sessionStore) use(id string, now time.Time) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.purge(now)
 	e, ok := st.entries[id]
-	if !ok || e.LoginsLeft == 0 {
-		return
+	if !ok {
+		return false
+	}
+	if e.LoginsLeft == 0 {
+		return true // no limit
 	}
 	if e.LoginsLeft--; e.LoginsLeft == 0 {
 		delete(st.entries, id)
 	}
+	return true
 }
 
 func (st *sessionStore) remove(id string) bool {
@@ -141,20 +150,18 @@ func (st *sessionStore) list(now time.Time) []IdPSession {
 // browser that presents Cookie with value ID is then signed in without the
 // login form.
 func (s *Server) StartSession(l SessionLogin) (IdPSession, error) {
-	user := strings.TrimSpace(l.User)
-	var base loginForm
+	user := l.User // as the form takes a username: not trimmed
 	if l.Persona != "" {
 		p, ok := s.personas.get(l.Persona)
 		if !ok {
 			return IdPSession{}, fmt.Errorf("unknown persona %q", l.Persona)
 		}
-		if user == "" {
+		if strings.TrimSpace(user) == "" {
 			user = p.NameID
 		}
-		base = loginForm{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, ShortName: p.ShortName, GroupList: p.Groups, FromPersona: p.ID}
 	}
 	switch {
-	case user == "":
+	case strings.TrimSpace(user) == "":
 		return IdPSession{}, errors.New("name the user (the NameID), or a persona")
 	case len(user) > maxScopeLen || len(l.SP) > maxScopeLen:
 		return IdPSession{}, fmt.Errorf("the user and the sp scope are at most %d bytes", maxScopeLen)
@@ -173,13 +180,10 @@ func (s *Server) StartSession(l SessionLogin) (IdPSession, error) {
 	}
 	now := s.now()
 	l.User = user
-	e := &idpSession{
-		IdPSession: IdPSession{
-			ID: base64.RawURLEncoding.EncodeToString(b), Cookie: SessionCookie, User: user, SP: l.SP,
-			LoginsLeft: l.Logins, CreatedAt: now, ExpiresAt: now.Add(sessionTTL), Login: l,
-		},
-		form: sessionForm(base, l),
-	}
+	e := &idpSession{IdPSession: IdPSession{
+		ID: base64.RawURLEncoding.EncodeToString(b), Cookie: SessionCookie, User: user, SP: l.SP,
+		LoginsLeft: l.Logins, CreatedAt: now, ExpiresAt: now.Add(sessionTTL), Login: l,
+	}}
 	if err := s.sessions.add(e, now); err != nil {
 		return IdPSession{}, err
 	}
@@ -190,11 +194,19 @@ func (s *Server) StartSession(l SessionLogin) (IdPSession, error) {
 // EndSession ends the IdP session id; it reports whether there was one.
 func (s *Server) EndSession(id string) bool { return s.sessions.remove(id) }
 
-// sessionForm is the login form a session's logins carry: base (a
-// persona's values, or nothing) with what l gives over it, as a queued
-// login overrides a form (queue.go applyQueuedLogin).
-func sessionForm(base loginForm, l SessionLogin) loginForm {
-	f := base
+// sessionForm is the login form a login of session l carries: the
+// persona's values as they are now (as a queued login takes them, queue.go),
+// or nothing, with what l gives over them. A persona deleted since is named
+// on the form, so that resolve refuses the login and says why.
+func (s *Server) sessionForm(l SessionLogin) loginForm {
+	var f loginForm
+	if l.Persona != "" {
+		p, ok := s.personas.get(l.Persona)
+		if !ok {
+			return loginForm{Persona: l.Persona}
+		}
+		f = loginForm{FirstName: p.FirstName, LastName: p.LastName, Email: p.Email, ShortName: p.ShortName, GroupList: p.Groups, FromPersona: p.ID}
+	}
 	f.Username = l.User
 	f.GroupAttribute = l.GroupAttribute
 	f.Fault = l.Fault
@@ -218,20 +230,22 @@ func sessionForm(base loginForm, l SessionLogin) loginForm {
 // withIdPSession returns r carrying, as a submitted login form would, the
 // login of the live IdP session whose cookie r presents, when it has no
 // submitted form of its own; else r unchanged. The session is counted as
-// used only once the login is accepted (sessionProvider.GetSession).
+// used only once the login is accepted (sessionProvider.GetSession), and
+// a session login takes no queued login: its values are the session's.
 func (s *Server) withIdPSession(r *http.Request) *http.Request {
 	if loginStateFrom(r.Context()) != nil {
 		return r
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
-		return r
+	// A browser may hold several (another Path or Domain): the first live one.
+	for _, c := range r.CookiesNamed(SessionCookie) {
+		if c.Value == "" {
+			continue
+		}
+		if e, ok := s.sessions.get(c.Value, s.now()); ok {
+			return r.WithContext(context.WithValue(r.Context(), loginKey{}, &loginState{form: s.sessionForm(e.Login), session: &e}))
+		}
 	}
-	e, ok := s.sessions.get(c.Value, s.now())
-	if !ok {
-		return r
-	}
-	return r.WithContext(context.WithValue(r.Context(), loginKey{}, &loginState{form: e.form, session: &e}))
+	return r
 }
 
 // sessionAnswers reports whether session e may answer a login at sp with

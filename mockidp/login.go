@@ -261,7 +261,9 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr, Fault: r.URL.Query().Get(fieldFault)}, "", http.StatusOK)
 		return nil
 	}
-	s.applyQueuedLogin(st, spEntityID(req)) // queue.go: a login queued through the API wins
+	if st.session == nil {
+		s.applyQueuedLogin(st, spEntityID(req)) // queue.go: a login queued through the API wins
+	}
 	st.form.Options.Flavour = s.spFlavour(spEntityID(req), st.form.Options.Flavour)
 	id, msg := s.resolve(st.form)
 	if msg == "" {
@@ -286,10 +288,13 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.onError(w, r, http.StatusInternalServerError, err)
 		return nil
 	}
-	st.identity = id
-	if st.session != nil {
-		s.sessions.use(st.session.ID)
+	if st.session != nil && !s.sessions.use(st.session.ID, s.now()) {
+		// Used up or ended since it was read (a parallel login took its
+		// last use): the person signs in.
+		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
+		return nil
 	}
+	st.identity = id
 	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
 	return s.session(id)
 }

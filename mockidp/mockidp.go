@@ -75,7 +75,8 @@ type Config struct {
 	// SPFlavours is the IdP flavour (flavour.go) of logins to an SP, by
 	// entity ID, when the login form names none; generic otherwise.
 	SPFlavours map[string]string
-	// Rand is the randomness of transient NameIDs; crypto/rand when nil.
+	// Rand is the randomness of transient NameIDs and IdP session IDs;
+	// crypto/rand when nil.
 	Rand io.Reader
 	// MetadataClient fetches SP metadata a user names by URL through the
 	// scenario API or the /sps page; a client with a 30-second timeout

@@ -131,8 +131,19 @@ func (u *User) signInWithIdPSession(l Login, start, what string) (Outcome, error
 		return Outcome{}, fmt.Errorf("%s: the login did not end on an SP page (at %s): %w", what, loc, err)
 	}
 	if strings.HasPrefix(href, strings.TrimSuffix(u.env.IdPURL("/"), "/")+"/") {
-		text, _ := browser.Get(u.Tab, StepTimeout, chromedp.Evaluate[string](`(document.querySelector('#login-error, #error-message')||{textContent:'(no message)'}).textContent.trim()`))
-		return Outcome{}, fmt.Errorf("%s: the IdP did not answer with its session but showed %s: %s", what, href, text)
+		var page struct {
+			Form  bool   `json:"form"`
+			Error string `json:"error"`
+		}
+		if err := evalJSON(u.Tab, `JSON.stringify({form: !!document.querySelector('#login'), error: (document.querySelector('#login-error, #error-message')||{textContent:''}).textContent.trim()})`, &page); err != nil {
+			return Outcome{}, fmt.Errorf("%s: read the IdP page at %s: %w", what, href, err)
+		}
+		if page.Form && page.Error == "" {
+			// The IdP wants the person to sign in (the SP sent ForceAuthn):
+			// as a person would, with the form.
+			return u.fillIdPForm(l)
+		}
+		return Outcome{}, fmt.Errorf("%s: the IdP did not answer with its session but showed %s: %s", what, href, page.Error)
 	}
 	return u.WaitForSP()
 }
