@@ -26,6 +26,8 @@ type Admin struct {
 	// saved is the field set of the last save that succeeded, nil when
 	// anything since may have changed the settings (see SettingsAre).
 	saved map[string]string
+	// mode overrides Env.quick (see admin_fetch.go); tests set it.
+	mode adminMode
 }
 
 // UserRow is one row of the SP's Users page.
@@ -67,8 +69,12 @@ func (a *Admin) SignIn() error {
 
 // open navigates to an admin page, signing in again if the session ended.
 // It waits for the page's element readyID, or for the sign-in form, not
-// for the load event.
+// for the load event. The quick way fetches and parses the page instead
+// (openQuick), and the readers read it there.
 func (a *Admin) open(path, readyID string) error {
+	if a.quick() {
+		return a.openQuick(path, readyID)
+	}
 	ready := "#" + cssEscapeID(readyID)
 	loc, err := browser.Get(a.Tab, StepTimeout, openAt(a.env.SPURL(path), ready+", #login-form"))
 	if err != nil {
@@ -103,17 +109,17 @@ func (a *Admin) Users() ([]UserRow, error) {
 		return nil, err
 	}
 	var rows []UserRow
-	err := evalJSON(a.Tab, `JSON.stringify(Array.from(document.querySelectorAll('#users tr[data-user]')).map(tr => ({
+	err := evalJSON(a.Tab, readerJS(`JSON.stringify(Array.from(d.querySelectorAll('#users tr[data-user]')).map(tr => ({
 		id: (tr.querySelector('td.identifier a')||{href:''}).href.split('/').pop(),
 		identifier: tr.dataset.user,
 		displayName: tr.querySelector('td.display-name').textContent.trim(),
 		email: tr.querySelector('td.email').textContent.trim(),
 		groups: tr.querySelector('td.groups').textContent.split(',').map(s => s.trim()).filter(s => s !== ''),
-	})))`, &rows)
+	})))`), &rows)
 	if err != nil {
 		return nil, fmt.Errorf("read users page: %w", err)
 	}
-	a.env.Step(a.Tab, fmt.Sprintf("admin: Users page (%d users)", len(rows)))
+	a.step(fmt.Sprintf("admin: Users page (%d users)", len(rows)))
 	return rows, nil
 }
 
@@ -144,7 +150,7 @@ func (a *Admin) Groups() ([]string, error) {
 }
 
 // groupNamesJS reads the group names on the Groups page.
-const groupNamesJS = `JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]')).map(tr => tr.dataset.group))`
+const groupNamesJS = `(() => { ` + docJS + ` return JSON.stringify(Array.from(d.querySelectorAll('#groups tr[data-group]')).map(tr => tr.dataset.group)); })()`
 
 // CreateGroup creates a group with a role through the Groups page.
 func (a *Admin) CreateGroup(name, role string) error {
@@ -163,10 +169,11 @@ func (a *Admin) CreateGroups(role string, names ...string) error {
 }
 
 // createGroup fills and submits the create-group form, on the page the
-// tab shows when open is false and that page has the form.
+// tab shows (or the quick way parsed) when open is false and that page has
+// the form.
 func (a *Admin) createGroup(name, role string, open bool) error {
 	if !open {
-		here, err := browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.getElementById('create-group') && !!document.getElementById('groups')`))
+		here, err := browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](readerJS(`!!d.getElementById('create-group') && !!d.getElementById('groups')`)))
 		open = err != nil || !here
 	}
 	if open {
@@ -174,11 +181,19 @@ func (a *Admin) createGroup(name, role string, open bool) error {
 			return err
 		}
 	}
-	err := browser.Run(a.Tab, StepTimeout,
-		SetFields([2]string{"group-name", name}, [2]string{"group-role", role}),
-		ClickAndWaitFor("create-group-submit", "#groups"),
-		WaitForVisible("groups"),
-	)
+	var err error
+	if a.quick() {
+		err = a.applyQuick(fieldChanges{Values: [][2]string{{"group-name", name}, {"group-role", role}}})
+		if err == nil {
+			_, err = a.submitQuick("#create-group", "create-group-submit", "#groups")
+		}
+	} else {
+		err = browser.Run(a.Tab, StepTimeout,
+			SetFields([2]string{"group-name", name}, [2]string{"group-role", role}),
+			ClickAndWaitFor("create-group-submit", "#groups"),
+			WaitForVisible("groups"),
+		)
+	}
 	if err != nil {
 		return fmt.Errorf("create group %q: %w", name, err)
 	}
@@ -192,7 +207,7 @@ func (a *Admin) createGroup(name, role string, open bool) error {
 			return nil
 		}
 	}
-	msg, _ := browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[string](`(document.querySelector('#groups-error')||{textContent:''}).textContent`))
+	msg, _ := evalString(a.Tab, readerJS(`(d.querySelector('#groups-error')||{textContent:''}).textContent`))
 	return fmt.Errorf("create group %q: not listed afterwards %s", name, msg)
 }
 
@@ -218,11 +233,14 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 	// One evaluation for the text fields and one for the checkboxes,
 	// instead of a round trip per field.
 	var values [][2]string
+	var radios []string
 	checks := map[string]bool{}
 	for id, v := range fields {
 		switch {
 		case id == "mode":
-			if err := browser.Run(a.Tab, StepTimeout, Click("mode-"+v)); err != nil {
+			if a.quick() {
+				radios = append(radios, "mode-"+v)
+			} else if err := browser.Run(a.Tab, StepTimeout, Click("mode-"+v)); err != nil {
 				return SettingsResult{}, fmt.Errorf("set %s: %w", id, err)
 			}
 		case v == "on" || v == "off":
@@ -231,21 +249,30 @@ func (a *Admin) SaveSettings(fields map[string]string) (SettingsResult, error) {
 			values = append(values, [2]string{id, v})
 		}
 	}
-	if err := browser.Run(a.Tab, StepTimeout, SetFields(values...), setChecked(checks)); err != nil {
-		return SettingsResult{}, fmt.Errorf("set fields: %w", err)
-	}
-	if err := browser.Run(a.Tab, StepTimeout,
-		ClickAndWaitFor("save-settings", "#settings-form"),
-		WaitForVisible("settings-form"),
-	); err != nil {
-		return SettingsResult{}, fmt.Errorf("save settings: %w", err)
+	if a.quick() {
+		if err := a.applyQuick(fieldChanges{Radios: radios, Values: values, Checks: checks}); err != nil {
+			return SettingsResult{}, fmt.Errorf("set fields: %w", err)
+		}
+		if _, err := a.submitQuick("#settings-form", "save-settings", "#settings-form"); err != nil {
+			return SettingsResult{}, fmt.Errorf("save settings: %w", err)
+		}
+	} else {
+		if err := browser.Run(a.Tab, StepTimeout, SetFields(values...), setChecked(checks)); err != nil {
+			return SettingsResult{}, fmt.Errorf("set fields: %w", err)
+		}
+		if err := browser.Run(a.Tab, StepTimeout,
+			ClickAndWaitFor("save-settings", "#settings-form"),
+			WaitForVisible("settings-form"),
+		); err != nil {
+			return SettingsResult{}, fmt.Errorf("save settings: %w", err)
+		}
 	}
 	var res SettingsResult
-	err := evalJSON(a.Tab, `JSON.stringify({
-		saved: !!document.querySelector('#flash'),
-		flash: (document.querySelector('#flash')||{textContent:''}).textContent.trim(),
-		fieldErrors: Object.fromEntries(Array.from(document.querySelectorAll('.field-error')).map(p => [p.dataset.field, p.textContent.trim()])),
-	})`, &res)
+	err := evalJSON(a.Tab, readerJS(`JSON.stringify({
+		saved: !!d.querySelector('#flash'),
+		flash: (d.querySelector('#flash')||{textContent:''}).textContent.trim(),
+		fieldErrors: Object.fromEntries(Array.from(d.querySelectorAll('.field-error')).map(p => [p.dataset.field, p.textContent.trim()])),
+	})`), &res)
 	if err == nil && res.Saved {
 		a.saved = maps.Clone(fields)
 	}
@@ -279,10 +306,21 @@ func (a *Admin) SetUserGroups(userID string, groups []string) error {
 		return err
 	}
 	want, _ := json.Marshal(groups)
+	tick := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { %s const want = %s.map(s => s.toLowerCase());
+			d.querySelectorAll('#user-groups-form input[name=group]').forEach(cb => {
+				cb.checked = want.includes(cb.parentElement.textContent.trim().toLowerCase()); }); })()`, docJS, want))
+	if a.quick() {
+		err := browser.Run(a.Tab, StepTimeout, tick)
+		if err == nil {
+			_, err = a.submitQuick("#user-groups-form", "save-user-groups", "#user-title")
+		}
+		if err != nil {
+			return fmt.Errorf("set user groups: %w", err)
+		}
+		return nil
+	}
 	if err := browser.Run(a.Tab, StepTimeout,
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const want = %s.map(s => s.toLowerCase());
-			document.querySelectorAll('#user-groups-form input[name=group]').forEach(cb => {
-				cb.checked = want.includes(cb.parentElement.textContent.trim().toLowerCase()); }); })()`, want)),
+		tick,
 		ClickAndWaitFor("save-user-groups", "#user-title"),
 		WaitForVisible("user-title"),
 	); err != nil {
@@ -300,7 +338,9 @@ type PostResult struct {
 
 // Post sends a form POST from the admin's tab (with the admin's cookie and
 // a valid CSRF token taken from an admin page), the way a script driving
-// the admin UI's endpoints would, and reads the answer.
+// the admin UI's endpoints would, and reads the answer. The admin page is
+// the Groups page, shown or (the quick way) fetched; the answer is read,
+// not shown, either way.
 func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error) {
 	a.saved = nil // path may be the settings page
 	if err := a.open(a.env.Pages.Groups, "create-group"); err != nil {
@@ -314,13 +354,14 @@ func (a *Admin) Post(path string, fields map[string][]string) (PostResult, error
 	var res PostResult
 	err := evalJSONAsync(a.Tab, fmt.Sprintf(`(async () => {
 		const p = new URLSearchParams();
-		p.append('csrf', document.querySelector('input[name=csrf]').value);
+		%s
+		p.append('csrf', d.querySelector('input[name=csrf]').value);
 		for (const [k, vs] of Object.entries(%s)) for (const v of vs) p.append(k, v);
 		const r = await fetch(%s, {method: 'POST', body: p});
 		const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
 		const e = doc.querySelector('[data-code]');
 		return JSON.stringify({status: r.status, code: e ? e.dataset.code : '', url: r.url});
-	})()`, body, pathJSON), &res)
+	})()`, docJS, body, pathJSON), &res)
 	return res, err
 }
 
@@ -330,20 +371,20 @@ func (a *Admin) User(userID string) (UserDetail, error) {
 		return UserDetail{}, err
 	}
 	var d UserDetail
-	err := evalJSON(a.Tab, `JSON.stringify({
-		title: document.querySelector('#user-title').textContent.trim(),
-		identifier: document.querySelector('#attr-identifier').textContent.trim(),
-		firstName: document.querySelector('#attr-first-name').textContent.trim(),
-		lastName: document.querySelector('#attr-last-name').textContent.trim(),
-		email: document.querySelector('#attr-email').textContent.trim(),
-		shortName: document.querySelector('#attr-short-name').textContent.trim(),
-		sessions: parseInt(document.querySelector('#session-count').textContent, 10),
-		groupsEditable: !!document.querySelector('#user-groups-form'),
-		groupsReadOnly: !!document.querySelector('#groups-readonly'),
-		editableInputs: document.querySelectorAll('#page-user input[type=text], #page-user textarea').length,
-	})`, &d)
+	err := evalJSON(a.Tab, readerJS(`JSON.stringify({
+		title: d.querySelector('#user-title').textContent.trim(),
+		identifier: d.querySelector('#attr-identifier').textContent.trim(),
+		firstName: d.querySelector('#attr-first-name').textContent.trim(),
+		lastName: d.querySelector('#attr-last-name').textContent.trim(),
+		email: d.querySelector('#attr-email').textContent.trim(),
+		shortName: d.querySelector('#attr-short-name').textContent.trim(),
+		sessions: parseInt(d.querySelector('#session-count').textContent, 10),
+		groupsEditable: !!d.querySelector('#user-groups-form'),
+		groupsReadOnly: !!d.querySelector('#groups-readonly'),
+		editableInputs: d.querySelectorAll('#page-user input[type=text], #page-user textarea').length,
+	})`), &d)
 	if err == nil {
-		a.env.Step(a.Tab, "admin: user page of "+d.Identifier)
+		a.step("admin: user page of " + d.Identifier)
 	}
 	return d, err
 }
@@ -363,9 +404,14 @@ type UserDetail struct {
 }
 
 // ClickUserAction presses a button (e.g. "delete-user", "end-sessions") on
-// a user's page and waits for the page that follows.
+// a user's page and waits for the page that follows (the quick way: submits
+// the button's form and parses the page the answer ends on).
 func (a *Admin) ClickUserAction(userID, buttonID string) error {
 	if err := a.open(a.env.Pages.UserPath(userID), buttonID); err != nil {
+		return err
+	}
+	if a.quick() {
+		_, err := a.submitQuick("", buttonID, "body")
 		return err
 	}
 	return browser.Run(a.Tab, StepTimeout, ClickAndWaitForLoad(buttonID))
@@ -374,10 +420,25 @@ func (a *Admin) ClickUserAction(userID, buttonID string) error {
 // SignedIn reports whether the admin's session is still alive, without
 // signing in again.
 func (a *Admin) SignedIn() (bool, error) {
-	if err := browser.Run(a.Tab, StepTimeout, Open(a.env.SPURL(a.env.Pages.Users), "body")); err != nil {
-		return false, err
+	fetched := false
+	if a.quick() {
+		p, err := a.fetchPage(a.env.Pages.Users, "#users")
+		if err != nil {
+			return false, err
+		}
+		if err := p.failed("open " + a.env.Pages.Users); err != nil {
+			return false, err
+		}
+		// Off the SP's site a fetch would not carry its cookies: look the
+		// render way.
+		fetched = !p.OffSite
 	}
-	return browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](`!!document.querySelector('#users') && !!document.querySelector('#admin-nav')`))
+	if !fetched {
+		if err := browser.Run(a.Tab, StepTimeout, Open(a.env.SPURL(a.env.Pages.Users), "body")); err != nil {
+			return false, err
+		}
+	}
+	return browser.Get(a.Tab, StepTimeout, chromedp.Evaluate[bool](readerJS(`!!d.querySelector('#users') && !!d.querySelector('#admin-nav')`)))
 }
 
 // SettingsForm reads the current values of the settings form.
@@ -386,9 +447,9 @@ func (a *Admin) SettingsForm() (map[string]string, error) {
 		return nil, err
 	}
 	var f map[string]string
-	err := evalJSON(a.Tab, `JSON.stringify(Object.fromEntries(Array.from(document.querySelectorAll('#settings-form input, #settings-form textarea, #settings-form select'))
+	err := evalJSON(a.Tab, readerJS(`JSON.stringify(Object.fromEntries(Array.from(d.querySelectorAll('#settings-form input, #settings-form textarea, #settings-form select'))
 		.filter(el => el.name && el.name !== 'csrf' && (el.type !== 'radio' || el.checked))
-		.map(el => [el.name, el.type === 'checkbox' ? (el.checked ? 'on' : 'off') : el.value])))`, &f)
+		.map(el => [el.name, el.type === 'checkbox' ? (el.checked ? 'on' : 'off') : el.value])))`), &f)
 	return f, err
 }
 
@@ -412,9 +473,9 @@ func (a *Admin) CleanUp(marker string) (users, groups int, err error) {
 	}
 	var actions []string
 	markerJSON, _ := json.Marshal(marker)
-	if err := evalJSON(a.Tab, fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll('#groups tr[data-group]'))
+	if err := evalJSON(a.Tab, readerJS(fmt.Sprintf(`JSON.stringify(Array.from(d.querySelectorAll('#groups tr[data-group]'))
 		.filter(tr => tr.dataset.group.includes(%s))
-		.map(tr => Array.from(tr.querySelectorAll('form')).map(f => f.getAttribute('action')).find(a => a.endsWith('/delete'))).filter(Boolean))`, markerJSON), &actions); err != nil {
+		.map(tr => Array.from(tr.querySelectorAll('form')).map(f => f.getAttribute('action')).find(a => a.endsWith('/delete'))).filter(Boolean))`, markerJSON)), &actions); err != nil {
 		return users, groups, err
 	}
 	for _, action := range actions {
