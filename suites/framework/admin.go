@@ -123,6 +123,25 @@ func (a *Admin) Users() ([]UserRow, error) {
 	return rows, nil
 }
 
+// UsersPageAddActions counts the links, buttons and forms of the Users
+// page, outside its table's rows, whose text or action speaks of adding a
+// user (add, new, create, invite). It fails when the page has no
+// #page-users, so that a count of zero is never about another page.
+func (a *Admin) UsersPageAddActions() (int, error) {
+	if err := a.open(a.env.Pages.Users, "users"); err != nil {
+		return 0, err
+	}
+	var n int
+	if err := evalJSON(a.Tab, readerJS(`JSON.stringify(!d.querySelector('#page-users') ? -1 :
+		Array.from(d.querySelectorAll('#page-users a, #page-users button, #page-users form')).filter(e => !e.closest('#users tbody')).filter(e => /add|new|create|invite/i.test(e.textContent + ' ' + (e.getAttribute('action')||''))).length)`), &n); err != nil {
+		return 0, fmt.Errorf("read users page: %w", err)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("the Users page has no #page-users")
+	}
+	return n, nil
+}
+
 // UsersNamed returns the Users-page rows whose identifier equals id,
 // ignoring case (a conforming SP has at most one).
 func (a *Admin) UsersNamed(id string) ([]UserRow, error) {
@@ -304,6 +323,9 @@ func (a *Admin) MustSaveSettings(fields map[string]string) error {
 func (a *Admin) SetUserGroups(userID string, groups []string) error {
 	if err := a.open(a.env.Pages.UserPath(userID), "user-groups-form"); err != nil {
 		return err
+	}
+	if groups == nil {
+		groups = []string{}
 	}
 	want, _ := json.Marshal(groups)
 	tick := chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { %s const want = %s.map(s => s.toLowerCase());

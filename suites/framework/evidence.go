@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/hmpconform/hmpconform/reports"
@@ -57,6 +59,14 @@ func (e *Env) EvidenceOnFailure(tabs map[string]context.Context) {
 				p := filepath.Join(dir, name+".html")
 				if os.WriteFile(p, []byte(html), 0o644) == nil {
 					AddReportEntry("page html: "+name, p)
+				}
+			}
+			// In quick mode the admin reads pages it never shows: the last
+			// one it parsed is the page the spec was looking at.
+			if parsed, err := browser.Get(tab, 5*time.Second, chromedp.Evaluate[string](`window.__hmpDoc ? window.__hmpDoc.documentElement.outerHTML : ''`)); err == nil && parsed != "" {
+				p := filepath.Join(dir, name+"-parsed.html")
+				if os.WriteFile(p, []byte(parsed), 0o644) == nil {
+					AddReportEntry(reports.EntryPageHTML+name+" (fetched, not shown)", p)
 				}
 			}
 			if loc, err := browser.Location(tab); err == nil {

@@ -60,10 +60,7 @@ func spBehaviourSpecs(suite *framework.Suite) {
 	Describe("Administering JIT users", func() {
 		It("offers no way to add a user, and the endpoint refuses", Label("JIT-NOADD"), func(ctx SpecContext) {
 			suite.Configure("groups")
-			_, err := suite.Admin.Users()
-			Expect(err).NotTo(HaveOccurred())
-			actions, err := browser.Get(suite.Admin.Tab, framework.StepTimeout, chromedp.Evaluate[int](
-				`Array.from(document.querySelectorAll('#page-users a, #page-users button, #page-users form')).filter(e => !e.closest('#users tbody')).filter(e => /add|new|create|invite/i.test(e.textContent + ' ' + (e.getAttribute('action')||''))).length`))
+			actions, err := suite.Admin.UsersPageAddActions()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(actions).To(BeZero(), "the Users page offers an add action")
 			id := suite.NewUserID("added")
