@@ -120,32 +120,44 @@ func (u *User) signInWithIdPSession(l Login, start, what string) (Outcome, error
 	if err := browser.Run(u.Tab, StepTimeout, setIdPSessionCookie(u.env.IdPURL("/"), sess.Cookie, sess.ID)); err != nil {
 		return Outcome{}, fmt.Errorf("IdP session cookie: %w", err)
 	}
-	href, err := browser.Get(u.Tab, StepTimeout, func(ctx context.Context, t *chromedp.Target) (string, error) {
+	// One evaluation waits for the page the login ends on and reads it.
+	idpOrigin := strings.TrimSuffix(u.env.IdPURL("/"), "/")
+	originJSON, _ := json.Marshal(idpOrigin)
+	res, err := browser.Get(u.Tab, StepTimeout, func(ctx context.Context, t *chromedp.Target) (string, error) {
 		if _, err := startNavigation(start)(ctx, t); err != nil {
 			return "", err
 		}
-		return waitInPageAt(spEndCSS+", "+idpPageCSS, false, true)(ctx, t)
+		return waitInPageFor(spEndCSS+", "+idpPageCSS, false, true, `location.origin === `+string(originJSON)+
+			` ? JSON.stringify({idp: true, form: !!document.querySelector('#login'), error: (document.querySelector('#login-error, #error-message')||{textContent:''}).textContent.trim(), href: location.href})`+
+			` : `+outcomeJS)(ctx, t)
 	})
 	if err != nil {
 		loc, _ := browser.Location(u.Tab)
 		return Outcome{}, fmt.Errorf("%s: the login did not end on an SP page (at %s): %w", what, loc, err)
 	}
-	if strings.HasPrefix(href, strings.TrimSuffix(u.env.IdPURL("/"), "/")+"/") {
-		var page struct {
-			Form  bool   `json:"form"`
-			Error string `json:"error"`
-		}
-		if err := evalJSON(u.Tab, `JSON.stringify({form: !!document.querySelector('#login'), error: (document.querySelector('#login-error, #error-message')||{textContent:''}).textContent.trim()})`, &page); err != nil {
-			return Outcome{}, fmt.Errorf("%s: read the IdP page at %s: %w", what, href, err)
-		}
-		if page.Form && page.Error == "" {
-			// The IdP wants the person to sign in (the SP sent ForceAuthn):
-			// as a person would, with the form.
-			return u.fillIdPForm(l)
-		}
-		return Outcome{}, fmt.Errorf("%s: the IdP did not answer with its session but showed %s: %s", what, href, page.Error)
+	var page struct {
+		IdP   bool   `json:"idp"`
+		Form  bool   `json:"form"`
+		Error string `json:"error"`
+		Href  string `json:"href"`
 	}
-	return u.WaitForSP()
+	if err := json.Unmarshal([]byte(res), &page); err != nil {
+		return Outcome{}, fmt.Errorf("%s: read the page the login ended on: %w", what, err)
+	}
+	if !page.IdP {
+		var out Outcome
+		if err := json.Unmarshal([]byte(res), &out); err != nil {
+			return Outcome{}, fmt.Errorf("%s: read the SP page: %w", what, err)
+		}
+		u.atSP(out)
+		return out, nil
+	}
+	if page.Form && page.Error == "" {
+		// The IdP wants the person to sign in (the SP sent ForceAuthn):
+		// as a person would, with the form.
+		return u.fillIdPForm(l)
+	}
+	return Outcome{}, fmt.Errorf("%s: the IdP did not answer with its session but showed %s: %s", what, page.Href, page.Error)
 }
 
 // fillIdPForm waits for the IdP's login form in the document that the
@@ -202,26 +214,29 @@ func (u *User) WaitForSP() (Outcome, error) {
 		loc, _ := browser.Location(u.Tab)
 		return Outcome{}, fmt.Errorf("the login did not end on an SP page (at %s): %w", loc, err)
 	}
-	u.env.recordSAML()
 	out, err := u.Read()
 	if err == nil {
-		what := "back at the SP: signed in as " + out.Identifier
-		switch {
-		case out.SignedIn:
-		case out.RefusalPage:
-			what = "back at the SP: refused (" + out.RefusalCode + ")"
-		default:
-			what = fmt.Sprintf("back at the SP: an error page (%s, HTTP %d)", out.RefusalCode, out.Status)
-		}
-		u.env.Step(u.Tab, what)
+		u.atSP(out)
 	}
 	return out, err
 }
 
-// Read reads the current SP page.
-func (u *User) Read() (Outcome, error) {
-	var o Outcome
-	err := evalJSON(u.Tab, `JSON.stringify({
+// atSP records a login's end at the SP: the SAML responses and a step.
+func (u *User) atSP(out Outcome) {
+	u.env.recordSAML()
+	what := "back at the SP: signed in as " + out.Identifier
+	switch {
+	case out.SignedIn:
+	case out.RefusalPage:
+		what = "back at the SP: refused (" + out.RefusalCode + ")"
+	default:
+		what = fmt.Sprintf("back at the SP: an error page (%s, HTTP %d)", out.RefusalCode, out.Status)
+	}
+	u.env.Step(u.Tab, what)
+}
+
+// outcomeJS is a JSON string of the current SP page as an Outcome.
+const outcomeJS = `JSON.stringify({
 		signedIn: !!document.querySelector('#whoami'),
 		identifier: (document.querySelector('#whoami')||{textContent:''}).textContent.trim(),
 		noPermissions: !!document.querySelector('#no-permissions'),
@@ -232,7 +247,12 @@ func (u *User) Read() (Outcome, error) {
 		status: ((performance.getEntriesByType('navigation')[0]||{}).responseStatus)||0,
 		text: document.body ? document.body.innerText.slice(0, 2000) : '',
 		location: location.href,
-	})`, &o)
+	})`
+
+// Read reads the current SP page.
+func (u *User) Read() (Outcome, error) {
+	var o Outcome
+	err := evalJSON(u.Tab, outcomeJS, &o)
 	return o, err
 }
 

@@ -27,7 +27,7 @@ const oldMark = "__hmpconformOld"
 
 // retryPause separates re-issued waits after an evaluation failed, for
 // example while no document has committed yet after the old one went.
-const retryPause = 5 * time.Millisecond
+const retryPause = 1 * time.Millisecond
 
 // waitScript is a promise that resolves, to the document's URL, once the
 // document has finished parsing and has an element matching css
@@ -35,6 +35,13 @@ const retryPause = 5 * time.Millisecond
 // away from it destroys the promise and the caller waits again in the
 // next document.
 func waitScript(css string, visible, fresh bool) string {
+	return waitScriptFor(css, visible, fresh, "location.href")
+}
+
+// waitScriptFor is waitScript resolving to the value of the expression
+// result, evaluated in the page once the element is there: a wait and the
+// read that follows it in one round trip.
+func waitScriptFor(css string, visible, fresh bool, result string) string {
 	cssJSON, _ := json.Marshal(css)
 	return fmt.Sprintf(`new Promise(resolve => {
 		if (%[3]v && window.%[4]s === true) return;
@@ -47,14 +54,15 @@ func waitScript(css string, visible, fresh bool) string {
 		};
 		// Nothing runs while the parser works: observing its every insertion
 		// slowed parsing down badly. After it, watch for script changes.
+		const done = () => resolve(%[5]s);
 		const watch = () => {
-			if (ok()) return resolve(location.href);
-			const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); resolve(location.href); } });
+			if (ok()) return done();
+			const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); done(); } });
 			obs.observe(document, {subtree: true, childList: true, attributes: true});
 		};
 		if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', watch);
 		else watch();
-	})`, cssJSON, visible, fresh, oldMark)
+	})`, cssJSON, visible, fresh, oldMark, result)
 }
 
 // waitInPage runs waitScript until it resolves, re-issuing it after each
@@ -70,7 +78,13 @@ func waitInPage(css string, visible, fresh bool) chromedp.Action[chromedp.Void] 
 // waitInPageAt is waitInPage that returns the URL of the document the
 // element was found in.
 func waitInPageAt(css string, visible, fresh bool) chromedp.Action[string] {
-	expr := waitScript(css, visible, fresh)
+	return waitInPageFor(css, visible, fresh, "location.href")
+}
+
+// waitInPageFor is waitInPage that returns the value (a string) of the
+// expression result in the document the element was found in.
+func waitInPageFor(css string, visible, fresh bool, result string) chromedp.Action[string] {
+	expr := waitScriptFor(css, visible, fresh, result)
 	return func(ctx context.Context, t *chromedp.Target) (string, error) {
 		var last error
 		for {

@@ -128,13 +128,16 @@ func flags(opts Options) []flag {
 	fs = append(fs,
 		flag{"disable-quic", true},
 		flag{"window-size", fmt.Sprintf("%d,%d", windowWidth, windowHeight)},
-		// Two features a harness pays for and never uses: the back-forward
+		// Features a harness pays for and never uses: the back-forward
 		// cache keeps every page a person leaves alive in its renderer (the
 		// specs never go back), and RenderDocument builds a new frame host
-		// for every document. Off, the JIT suite's Chromium CPU fell ~18%
-		// and its wall time ~12% (README, "Performance"); pages, cookies and
-		// the protocol are unchanged.
-		flag{"disable-features", "RenderDocument,BackForwardCache"},
+		// for every document (off: the JIT suite's Chromium CPU fell ~18%
+		// and its wall time ~12%). The WebUI omnibox popups are two
+		// renderers per browser context (each person's tab has its own)
+		// that run script on every navigation, for a popup nobody opens
+		// (off: Chromium's CPU per login fell ~20%; README, "Performance").
+		// Pages, cookies and the protocol are unchanged.
+		flag{"disable-features", "RenderDocument,BackForwardCache,WebUIOmniboxPopup,WebUIOmniboxAimPopup"},
 	)
 	return fs
 }

@@ -103,7 +103,7 @@ func TestFlags(t *testing.T) {
 		"host-resolver-rules":                 "MAP *.test 127.0.0.1",
 		"ignore-certificate-errors-spki-list": "a,b",
 		"disable-quic":                        true, "window-size": "1280,900",
-		"disable-features": "RenderDocument,BackForwardCache",
+		"disable-features": "RenderDocument,BackForwardCache,WebUIOmniboxPopup,WebUIOmniboxAimPopup",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("flags:\n got %v\nwant %v", got, want)
