@@ -10,6 +10,10 @@
 #      node/npm or its install fail).
 #   3. cmd/hmpload acs: the SP's ACS rate and p99 with 1k, 10k and 100k
 #      accounts in SQLite, the three SPs taking turns.
+#   4. cmd/hmpload ready: `hmpconform run` from exec until both servers
+#      answer over HTTPS, on an empty data dir and on a kept one.
+#   5. One browser login round trip (Go benchmark, headless Chromium).
+#   6. The conformance run's wall time: suites/jit + suites/security, quick.
 #
 # Everything is bounded (benchmark times, request counts, time caps). On a
 # shared machine the absolute figures move with the neighbours' load; the
@@ -18,7 +22,9 @@
 #
 # Environment: GO (go), BENCHTIME (2s; the interleaved ratio gets twice
 # that), HMPLOAD_IDP_ARGS, HMPLOAD_ACS_ARGS (extra flags, e.g. -n 100 or
-# -peer=false), BENCH_SKIP_LOAD=1 (Go benchmarks only).
+# -peer=false), BENCH_SKIP_LOAD=1 (no loopback load), BENCH_READY_N (10
+# starts of each kind), BENCH_LOGINS (60 browser logins per mode),
+# BENCH_SKIP_SUITES=1 (no conformance run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,10 +109,10 @@ echo "sp-acs first login: $(calc '%.2f' "$acs_new_ns / 1e6") ms = $(calc '%.1f' 
 echo "sp-acs-verify-share: Verify is $(calc '%.0f' "100 * $verify_cpu / $acs_ret_cpu")% of a returning login's CPU"
 echo "jit-provision: $(calc '%.2f' "$jit3_ns / 1e3") µs (3 groups); $(calc '%.2f' "$jit1000_ns / 1e3") µs (1000 SP groups, 50 asserted values)"
 
+$GO build -o "$tmp/hmpload" ./cmd/hmpload
 if [ "${BENCH_SKIP_LOAD:-0}" != 1 ]; then
 	echo
 	echo "== Loopback load: mock IdP vs npm saml-idp (cmd/hmpload idp)"
-	$GO build -o "$tmp/hmpload" ./cmd/hmpload
 	$GO build -o "$tmp/mockidp" ./mockidp/cmd/mockidp
 	# shellcheck disable=SC2086 # extra flags are words
 	"$tmp/hmpload" idp -mockidp "$tmp/mockidp" ${HMPLOAD_IDP_ARGS:-}
@@ -117,11 +123,39 @@ if [ "${BENCH_SKIP_LOAD:-0}" != 1 ]; then
 fi
 
 echo
+echo "== Stack start (cmd/hmpload ready: \`hmpconform run\`, what \`make run\` starts)"
+$GO build -o "$tmp/hmpconform" ./cmd/hmpconform
+"$tmp/hmpload" ready -hmpconform "$tmp/hmpconform" -n "${BENCH_READY_N:-10}"
+
+echo
 echo "== Browser login round trip (headless Chromium, SP-initiated, two sites over TLS)"
 if [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/chromium}" ]; then
-	HMPCONFORM_STEPS=off $GO test -run '^$' -bench BrowserLoginRoundTrip -benchtime 20x ./suites/framework/ | grep -E '^Benchmark' || true
+	HMPCONFORM_STEPS=off $GO test -run '^$' -bench BrowserLoginRoundTrip -benchtime "${BENCH_LOGINS:-60}x" ./suites/framework/ | grep -E '^Benchmark' || true
 else
 	echo "skipped: no Chromium"
+fi
+
+# The conformance run: every requirement's specs (suites/jit and
+# suites/security) against the bundled reference SP, quick (nothing
+# recorded), two Ginkgo processes, as `make conform` runs them. The suites
+# are compiled first so the figure is the run, not the compiler.
+if [ "${BENCH_SKIP_SUITES:-0}" != 1 ] && [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/chromium}" ]; then
+	echo
+	echo "== Conformance run (suites/jit + suites/security, quick, --procs=2, compiled first)"
+	# Ginkgo runs a compiled suite in its own folder; the binaries go away after.
+	trap 'rm -rf "$tmp"; rm -f suites/jit/jit.test suites/security/security.test' EXIT
+	$GO build -o "$tmp/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
+	"$tmp/ginkgo" build ./suites/jit ./suites/security >"$tmp/build.txt" 2>&1 || { cat "$tmp/build.txt" >&2; exit 1; }
+	t0=$(date +%s%N)
+	if HMPCONFORM_STEPS=off HMPCONFORM_RUN_DIR= "$tmp/ginkgo" -p --procs=2 --no-color --succinct \
+		suites/jit/jit.test suites/security/security.test >"$tmp/suites.txt" 2>&1; then
+		verdict=passed
+	else
+		verdict=FAILED
+	fi
+	t1=$(date +%s%N)
+	grep -E '^(Ran|SUCCESS|FAIL)|Ginkgo ran|Test Suite' "$tmp/suites.txt" || true
+	echo "conformance-run-wall: $(calc '%.1f' "($t1 - $t0) / 1e9") s ($verdict; target 60 s)"
 fi
 
 echo

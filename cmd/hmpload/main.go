@@ -2,6 +2,7 @@
 //
 //	hmpload idp   mock IdP logins/s against the npm saml-idp peer, same key, same machine, same run
 //	hmpload acs   the reference SP's ACS rate and p99 on SQLite as the accounts grow (1k, 10k, 100k)
+//	hmpload ready how long `hmpconform run` takes until both servers answer (first and kept data dir)
 //
 // Every run is bounded: a fixed number of requests per measurement and a time
 // cap on each; a capped measurement reports the requests it completed.
@@ -32,6 +33,8 @@ func main() {
 		err = runIdP(ctx, os.Args[2:])
 	case "acs":
 		err = runACS(ctx, os.Args[2:])
+	case "ready":
+		err = runReady(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 		return
@@ -49,9 +52,10 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `Usage: hmpload idp|acs [flags]   (hmpload idp -h for the flags)
+	fmt.Fprint(os.Stderr, `Usage: hmpload idp|acs|ready [flags]   (hmpload idp -h for the flags)
 
-  idp  mock IdP IdP-initiated logins/s vs the npm saml-idp peer (POST /signin), ratio
-  acs  reference SP ACS rate and latency with 1k/10k/100k accounts in SQLite, p99 ratio
+  idp    mock IdP IdP-initiated logins/s vs the npm saml-idp peer (POST /signin), ratio
+  acs    reference SP ACS rate and latency with 1k/10k/100k accounts in SQLite, p99 ratio
+  ready  time from starting hmpconform run until the SP and the IdP both answer over HTTPS
 `)
 }
