@@ -16,7 +16,7 @@ RUN_DIR   = $(abspath $(REPORTS)/$(RUN))
 SHELL        := bash
 .SHELLFLAGS  := -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help run test unit e2e mutants verify chromium lint clean-reports
+.PHONY: help run test unit e2e conform mutants verify chromium lint clean-reports
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -44,6 +44,15 @@ e2e: ## Ginkgo suites under suites/; report in reports/<run>/index.html (reports
 		--output-dir=$(RUN_DIR) --junit-report=junit.xml --json-report=ginkgo.json \
 		./suites/... || status=$$?; \
 	sleep 0.2; kill $$tailpid 2>/dev/null; wait $$tailpid 2>/dev/null; \
+	$(GO) run ./reports/cmd/render $(RUN_DIR) || status=1; \
+	exit $$status
+
+conform: chromium ## The conformance run alone: every requirement against the bundled SP, quick (no screenshots), with the report
+	@mkdir -p $(RUN_DIR)
+	@status=0; \
+	HMPCONFORM_STEPS=off HMPCONFORM_RUN_DIR=$(RUN_DIR) $(GINKGO) -p --procs=2 --no-color --fail-on-empty --keep-going --timeout=30m \
+		--output-dir=$(RUN_DIR) --junit-report=junit.xml --json-report=ginkgo.json \
+		./suites/jit ./suites/security || status=$$?; \
 	$(GO) run ./reports/cmd/render $(RUN_DIR) || status=1; \
 	exit $$status
 
