@@ -58,6 +58,7 @@ type App struct {
 	GeneratedPassword string
 
 	mutation *Mutation
+	unlock   func() // releases the data directory (lockDataDir)
 }
 
 // PasswordFile is where a generated haiadmin password is kept for the
@@ -75,6 +76,21 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	unlock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	app, err := open(ctx, opts)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	app.unlock = unlock
+	return app, nil
+}
+
+// open builds the SP once Open holds the data directory.
+func open(ctx context.Context, opts Options) (*App, error) {
 	pair, err := keypair.LoadOrCreate(opts.DataDir, "sp-signing", "HMP reference SP", opts.Now())
 	if err != nil {
 		return nil, fmt.Errorf("sp key pair: %w", err)
@@ -116,8 +132,18 @@ func (a *App) Handler() http.Handler {
 	return h
 }
 
-// Close closes the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the store and gives the data directory up.
+func (a *App) Close() error {
+	err := a.Store.Close()
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
+	}
+	return err
+}
+
+// ErrDataDirInUse is Open's error when another SP holds the data directory.
+var ErrDataDirInUse = errors.New("data directory in use")
 
 func ensureAdminPassword(ctx context.Context, st store.Store, opts Options) (generated string, err error) {
 	pw := opts.AdminPassword
