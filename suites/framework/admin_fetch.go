@@ -83,7 +83,23 @@ func readerJS(body string) string {
 // that links resolve against it, not against the tab's page) and says
 // what it was.
 const adoptJS = `const adopt = async (r, ready) => {
-	const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+	// Only what a browser would show as a page is one: an answer of another
+	// type (text/plain shows as source) has no elements to read. Its bytes
+	// are decoded with the charset the answer declares, as a navigation
+	// would (a <meta> charset alone is not looked at: UTF-8 then).
+	const type = (r.headers.get('Content-Type') || '').toLowerCase();
+	if (!/^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/.test(type)) {
+		return {status: r.status, url: r.url, ready: false, login: false, notPage: true,
+			message: 'not an HTML page: Content-Type ' + (type || '(none)')};
+	}
+	const cs = (/;\s*charset\s*=\s*"?([^";\s]+)/.exec(type) || [])[1] || 'utf-8';
+	let text;
+	try { text = new TextDecoder(cs).decode(await r.arrayBuffer()); }
+	catch (e) { return {status: r.status, url: r.url, ready: false, login: false, notPage: true, message: 'charset ' + cs + ': ' + e}; }
+	const doc = new DOMParser().parseFromString(text, 'text/html');
+	// DOMParser parses with scripting off, so <noscript> content became
+	// elements; a person's browser runs scripts and shows none of it.
+	doc.querySelectorAll('noscript').forEach(n => n.remove());
 	if (!doc.querySelector('base[href]')) {
 		const b = doc.createElement('base');
 		b.setAttribute('href', r.url);
@@ -101,11 +117,14 @@ type fetchedPage struct {
 	// OffSite: the tab is not on the SP's origin, so it fetched nothing
 	// (a fetch from there would be cross-origin, without the SP's cookies).
 	OffSite bool   `json:"offSite"`
-	Error   string `json:"error"` // the fetch failed: no answer
+	Error   string `json:"error"` // no answer: the fetch failed, or nothing to submit
 	Status  int    `json:"status"`
 	URL     string `json:"url"`
 	Ready   bool   `json:"ready"` // the page has the awaited element
 	Login   bool   `json:"login"` // the page has the sign-in form
+	// NotPage: the answer is no HTML page (its Content-Type, or a charset
+	// the browser cannot decode); Message says which.
+	NotPage bool   `json:"notPage"`
 	Message string `json:"message"`
 	// Action is the path a submitted form went to.
 	Action string `json:"action"`
@@ -129,7 +148,9 @@ func (p fetchedPage) signInPage(loginPath string) bool {
 func (p fetchedPage) failed(what string) error {
 	switch {
 	case p.Error != "":
-		return fmt.Errorf("%s: fetch failed: %s", what, p.Error)
+		return fmt.Errorf("%s: %s", what, p.Error)
+	case p.NotPage:
+		return fmt.Errorf("%s: HTTP %d at %s: %s", what, p.Status, p.URL, p.Message)
 	case p.Status >= 500:
 		msg := ""
 		if p.Message != "" {
@@ -151,7 +172,7 @@ func (a *Admin) fetchPage(path, readyCSS string) (fetchedPage, error) {
 		try {
 			const r = await fetch(%[2]s, {credentials: 'same-origin', cache: 'no-store'});
 			return JSON.stringify(await adopt(r, %[3]s));
-		} catch (e) { return JSON.stringify({error: String(e)}); }
+		} catch (e) { return JSON.stringify({error: 'fetch failed: ' + String(e)}); }
 	})()`, adoptJS, targetJSON, readyJSON), &p)
 	if err != nil {
 		return p, fmt.Errorf("fetch %s: %w", path, err)
@@ -207,10 +228,16 @@ func (a *Admin) applyQuick(c fieldChanges) error {
 	cJSON, _ := json.Marshal(c)
 	res, err := evalString(a.Tab, fmt.Sprintf(`(() => { const d = window.__hmpDoc; if (!d) return 'no fetched page';
 		const c = %s;
-		for (const id of c.radios || []) { const el = d.getElementById(id); if (!el) return 'click #' + id + ': missing'; el.checked = true; }
+		// A disabled control takes no input from a person. (Here no page script
+		// runs that could have enabled it: such a target needs HMPCONFORM_RENDER=all.)
+		const off = (what, el) => el.matches(':disabled') ? what + ': disabled (a person cannot change it)' : '';
+		for (const id of c.radios || []) { const el = d.getElementById(id); if (!el) return 'click #' + id + ': missing';
+			if (off('click #' + id, el)) return off('click #' + id, el); el.checked = true; }
 		for (const [id, v] of c.values || []) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing';
+			if (off('set #' + id, el)) return off('set #' + id, el);
 			el.value = v; if (el.value !== v) return 'set #' + id + ': refused'; }
-		for (const [id, v] of Object.entries(c.checks)) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing'; el.checked = v; }
+		for (const [id, v] of Object.entries(c.checks)) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing';
+			if (off('set #' + id, el)) return off('set #' + id, el); el.checked = v; }
 		return 'ok'; })()`, cJSON))
 	if err != nil {
 		return err
@@ -236,6 +263,8 @@ func (a *Admin) submitQuick(formCSS, submitterID, readyCSS string) (fetchedPage,
 		if (!d) return JSON.stringify({error: 'no fetched page'});
 		const sub = d.getElementById(%[3]s);
 		if (!sub) return JSON.stringify({error: 'no #' + %[3]s});
+		// The render way's click finds a disabled button dead; so must this.
+		if (sub.matches(':disabled')) return JSON.stringify({error: '#' + %[3]s + ' is disabled: a person cannot press it'});
 		const form = %[2]s ? d.querySelector(%[2]s) : sub.form;
 		if (!form) return JSON.stringify({error: 'no form ' + (%[2]s || 'for #' + %[3]s)});
 		if (sub.form !== form) return JSON.stringify({error: '#' + %[3]s + ' does not submit ' + %[2]s});
@@ -274,7 +303,7 @@ func (a *Admin) submitQuick(formCSS, submitterID, readyCSS string) (fetchedPage,
 			const p = await adopt(r, %[4]s);
 			p.action = action.pathname;
 			return JSON.stringify(p);
-		} catch (e) { return JSON.stringify({error: String(e), action: action.pathname}); }
+		} catch (e) { return JSON.stringify({error: 'fetch failed: ' + String(e), action: action.pathname}); }
 	})()`, adoptJS, formJSON, subJSON, readyJSON), &p)
 	if err != nil {
 		return p, fmt.Errorf("submit #%s: %w", submitterID, err)

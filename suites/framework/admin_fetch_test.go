@@ -455,7 +455,9 @@ func TestFetchedPageVerdicts(t *testing.T) {
 		{fetchedPage{Status: 404, URL: "https://sp.test/admin/users/9"}, false, ""},
 		{fetchedPage{Status: 500, URL: "https://sp.test/admin/users", Message: "Users could not be read."}, false,
 			"open /admin/users: HTTP 500 at https://sp.test/admin/users: Users could not be read."},
-		{fetchedPage{Error: "TypeError: Failed to fetch"}, false, "open /admin/users: fetch failed: TypeError: Failed to fetch"},
+		{fetchedPage{Error: "fetch failed: TypeError: Failed to fetch"}, false, "open /admin/users: fetch failed: TypeError: Failed to fetch"},
+		{fetchedPage{Status: 200, URL: "https://sp.test/admin/users", NotPage: true, Message: "not an HTML page: Content-Type text/plain"}, false,
+			"open /admin/users: HTTP 200 at https://sp.test/admin/users: not an HTML page: Content-Type text/plain"},
 	} {
 		if got := c.p.signInPage("/login"); got != c.signIn {
 			t.Errorf("%+v: sign-in page %v, want %v", c.p, got, c.signIn)

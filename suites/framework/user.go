@@ -149,6 +149,13 @@ func (u *User) signInWithIdPSession(l Login, start, what string) (Outcome, error
 		if err := json.Unmarshal([]byte(res), &out); err != nil {
 			return Outcome{}, fmt.Errorf("%s: read the SP page: %w", what, err)
 		}
+		// The IdP ends a one-login session as it answers with it. One still
+		// there means the login never reached the IdP: the SP showed this
+		// page on its own (say, signing a stranger in), which the form way
+		// would fail on for want of the IdP's form; so does this way.
+		if u.env.IdP.EndSession(sess.ID) {
+			return Outcome{}, fmt.Errorf("%s: the browser ended on an SP page (%s) without the IdP's answer: the login never reached the IdP (its one-login session is unused)", what, out.Location)
+		}
 		u.atSP(out)
 		return out, nil
 	}

@@ -199,6 +199,8 @@ func Click(id string) chromedp.Action[chromedp.Void] {
 			el.scrollIntoView({block: 'center', inline: 'center'});
 			const r = el.getBoundingClientRect(), st = getComputedStyle(el);
 			if (r.width === 0 || r.height === 0 || st.visibility === 'hidden') return {Error: 'not visible'};
+			// A disabled button takes no click: say so rather than wait for a page that never comes.
+			if (el.matches(':disabled')) return {Error: 'disabled: a person cannot press it'};
 			return {X: r.left + r.width / 2, Y: r.top + r.height / 2};
 		})()`, idJSON))(ctx, t)
 		if err != nil {
@@ -241,6 +243,7 @@ func SetFields(pairs ...[2]string) chromedp.Action[chromedp.Void] {
 		pairsJSON, _ := json.Marshal(pairs)
 		res, err := chromedp.Evaluate[string](fmt.Sprintf(`(() => { for (const [id, v] of %s) {
 			const el = document.getElementById(id); if (!el) return 'set #' + id + ': missing';
+			if (el.matches(':disabled')) return 'set #' + id + ': disabled (a person cannot change it)';
 			el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}));
 			if (el.value !== v) return 'set #' + id + ': refused'; } return 'ok'; })()`, pairsJSON))(ctx, t)
 		if err != nil {
@@ -263,6 +266,7 @@ func setChecked(checked map[string]bool) chromedp.Action[chromedp.Void] {
 		checkedJSON, _ := json.Marshal(checked)
 		res, err := chromedp.Evaluate[string](fmt.Sprintf(`(() => { for (const [id, v] of Object.entries(%s)) {
 			const el = document.getElementById(id); if (!el) return 'set #' + id + ': missing';
+			if (el.matches(':disabled')) return 'set #' + id + ': disabled (a person cannot change it)';
 			el.checked = v; } return 'ok'; })()`, checkedJSON))(ctx, t)
 		if err != nil {
 			return chromedp.Void{}, err
