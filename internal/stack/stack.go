@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hmpconform/hmpconform/fixtures"
@@ -101,6 +102,33 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		IdPURL: &url.URL{Scheme: "https", Host: net.JoinHostPort(opts.IdPHost, strconv.Itoa(idpLn.Addr().(*net.TCPAddr).Port))},
 		SPURL:  &url.URL{Scheme: "https", Host: net.JoinHostPort(opts.SPHost, strconv.Itoa(spLn.Addr().(*net.TCPAddr).Port))},
 	}
+	// A first start makes three RSA keys and hashes haiadmin's password,
+	// each tens to hundreds of milliseconds: the IdP's key pairs and the SP
+	// (its key, database and password) are made side by side on the
+	// machine's cores, so the stack is up sooner (hmpload ready measures it).
+	var (
+		wg                sync.WaitGroup
+		idpPair, nextPair keypair.Pair
+		idpErr, nextErr   error
+		spErr             error
+	)
+	idpDir := filepath.Join(opts.DataDir, "mockidp")
+	wg.Go(func() {
+		idpPair, idpErr = keypair.LoadOrCreate(idpDir, "idp-signing", "hmpconform mock IdP", opts.Now())
+	})
+	if opts.Rollover {
+		wg.Go(func() {
+			nextPair, nextErr = keypair.LoadOrCreate(idpDir, "idp-signing-next", "hmpconform mock IdP (next)", opts.Now())
+		})
+	}
+	wg.Go(func() {
+		s.SP, spErr = refsp.Open(ctx, refsp.Options{
+			DataDir: filepath.Join(opts.DataDir, "refsp"), BaseURL: s.SPURL, AdminPassword: opts.AdminPassword,
+			Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Mutation: opts.Mutation,
+			PasswordCost: opts.PasswordCost,
+		})
+	})
+	wg.Wait()
 	fail := func(err error) (*Stack, error) {
 		idpLn.Close()
 		spLn.Close()
@@ -109,14 +137,18 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 		return nil, err
 	}
+	switch {
+	case idpErr != nil:
+		return fail(fmt.Errorf("idp key pair: %w", idpErr))
+	case nextErr != nil:
+		return fail(fmt.Errorf("idp next key pair: %w", nextErr))
+	case spErr != nil:
+		return fail(fmt.Errorf("reference sp: %w", spErr))
+	}
 
 	personas, err := fixtures.Personas()
 	if err != nil {
 		return fail(err)
-	}
-	idpPair, err := keypair.LoadOrCreate(filepath.Join(opts.DataDir, "mockidp"), "idp-signing", "hmpconform mock IdP", opts.Now())
-	if err != nil {
-		return fail(fmt.Errorf("idp key pair: %w", err))
 	}
 	idpCfg := mockidp.Config{
 		BaseURL: s.IdPURL, Key: idpPair.Key, Certificate: idpPair.Certificate, Personas: personas,
@@ -127,23 +159,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		MetadataClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: opts.CA.Pool()}}},
 	}
 	if opts.Rollover {
-		next, err := keypair.LoadOrCreate(filepath.Join(opts.DataDir, "mockidp"), "idp-signing-next", "hmpconform mock IdP (next)", opts.Now())
-		if err != nil {
-			return fail(fmt.Errorf("idp next key pair: %w", err))
-		}
-		idpCfg.NextKey, idpCfg.NextCertificate = next.Key, next.Certificate
+		idpCfg.NextKey, idpCfg.NextCertificate = nextPair.Key, nextPair.Certificate
 	}
 	s.IdP, err = mockidp.New(idpCfg)
 	if err != nil {
 		return fail(fmt.Errorf("mock idp: %w", err))
-	}
-	s.SP, err = refsp.Open(ctx, refsp.Options{
-		DataDir: filepath.Join(opts.DataDir, "refsp"), BaseURL: s.SPURL, AdminPassword: opts.AdminPassword,
-		Now: opts.Now, Logger: opts.Logger.With("server", "refsp"), Mutation: opts.Mutation,
-		PasswordCost: opts.PasswordCost,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("reference sp: %w", err))
 	}
 	s.GeneratedPassword = s.SP.GeneratedPassword
 	if err := s.configure(ctx, opts.GroupAttribute, filepath.Join(opts.DataDir, "refsp")); err != nil {
