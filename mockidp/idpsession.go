@@ -257,11 +257,13 @@ func sessionAnswers(e *idpSession, sp string, forceAuthn *bool) bool {
 	return e.SP == "" || e.SP == sp
 }
 
-// endSessionOf ends the IdP session r's cookie names, if any (Single
-// Logout ends the browser's session at the IdP).
+// endSessionOf ends the IdP session of every SessionCookie r carries
+// (Single Logout ends the browser's session at the IdP). A login takes the
+// first live one of several (withIdPSession), so ending only the first
+// would leave the browser signed in when a stale cookie comes first.
 func (s *Server) endSessionOf(r *http.Request) {
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
-		if s.sessions.remove(c.Value) {
+	for _, c := range r.CookiesNamed(SessionCookie) {
+		if c.Value != "" && s.sessions.remove(c.Value) {
 			s.logger.Info("mockidp: IdP session ended by a logout")
 		}
 	}

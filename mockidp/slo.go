@@ -21,7 +21,7 @@ const maxLogoutMessageBytes = 64 << 10
 // (registered SP, signature against the SP's metadata, Destination,
 // IssueInstant) and signs the LogoutResponse; this handler adds the size
 // bound, clear error pages, and the log entry. A valid request ends the
-// IdP session the browser's cookie names, if any (idpsession.go; logins
+// IdP session of every cookie the browser sends, if any (idpsession.go; logins
 // through the form make none), and is answered with Success.
 func (s *Server) serveSLO(w http.ResponseWriter, r *http.Request) {
 	var form url.Values
