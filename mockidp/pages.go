@@ -228,7 +228,7 @@ var logTemplate = pageTemplate(`{{define "title"}}Response log — Mock IdP{{end
 <tr><th>{{if eq .Kind "logout"}}SingleLogoutService{{else}}ACS{{end}}</th><td>{{.ACS}}</td></tr>
 {{if .EncryptOption}}<tr><th>Options</th><td class="options">encrypt {{.EncryptOption}}{{if .Encrypted}} (encrypted){{else}} (plain){{end}}; signing key {{.SigningKey}}</td></tr>{{end}}
 {{if .Persona}}<tr><th>Persona</th><td>{{.Persona}}</td></tr>{{end}}
-{{with .Options}}<tr><th>Login options</th><td class="login-options" data-source="{{.Source}}">from the <strong class="options-source">{{if eq .Source "queue"}}queued login (API){{else}}login form{{end}}</strong>;
+{{with .Options}}<tr><th>Login options</th><td class="login-options" data-source="{{.Source}}">from the <strong class="options-source">{{if eq .Source "queue"}}queued login (API){{else if eq .Source "session"}}IdP session (API){{else}}login form{{end}}</strong>;
 NameID format <code class="opt-nameid-format">{{.NameIDFormat}}</code>; groups <span class="opt-groups-mode">{{.GroupsMode}}</span>{{if .GroupsDelimiter}} joined by <code class="opt-groups-delimiter">{{.GroupsDelimiter}}</code>{{end}}, NameFormat <code class="opt-group-nameformat">{{.GroupNameFormat}}</code>;
 signed: <span class="opt-sign">{{.Sign}}</span> with <code class="opt-signature-method">{{.SignatureMethod}}</code></td></tr>{{end}}
 {{if .Fault}}<tr><th>Fault</th><td class="fault">{{.Fault}}</td></tr>{{end}}
