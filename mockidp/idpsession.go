@@ -18,7 +18,9 @@ import (
 // or from Go (Server.StartSession); it holds one login, the values the form
 // would have carried, and the browser presents it in the cookie
 // SessionCookie. An AuthnRequest with ForceAuthn="true" still gets the form,
-// as it would from a real IdP; Single Logout ends the session it came with.
+// as it would from a real IdP; a passive one (IsPassive="true") that no
+// session answers gets a NoPassive Response instead (login.go
+// answerNoPassive). Single Logout ends the session it came with.
 // Scripts and suites use sessions to sign people in without drawing and
 // filling the login form, which is the IdP's part of a login, not the SP's.
 

@@ -39,6 +39,9 @@ type LoggedResponse struct {
 	// error Response.
 	AssertionXML string `json:"assertionXML,omitempty"`
 	Encrypted    bool   `json:"encrypted"`
+	// SecondLevelStatus is the status code nested in Status, if any (for
+	// example NoPassive, answering a passive AuthnRequest; login.go).
+	SecondLevelStatus string `json:"secondLevelStatus,omitempty"`
 	// Fault is the fault the response was built with (faults.go), if any.
 	Fault string `json:"fault,omitempty"`
 	// SAMLResponse is the form value posted to the ACS, as sent.
@@ -146,6 +149,9 @@ func (s *Server) record(req *saml.IdpAuthnRequest) {
 		e.InResponseTo = el.SelectAttrValue("InResponseTo", "")
 		if sc := el.FindElement("./Status/StatusCode"); sc != nil {
 			e.Status = sc.SelectAttrValue("Value", "")
+			if sc2 := sc.SelectElement("StatusCode"); sc2 != nil {
+				e.SecondLevelStatus = sc2.SelectAttrValue("Value", "")
+			}
 		}
 		e.Encrypted = el.FindElement("./EncryptedAssertion") != nil
 		if e.SAMLResponse == "" {

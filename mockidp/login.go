@@ -256,6 +256,10 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	if st != nil && st.session != nil && !sessionAnswers(st.session, spEntityID(req), req.Request.ForceAuthn) {
 		st = nil // ForceAuthn, or another SP's session: the person signs in
 	}
+	if st == nil && isPassive(req) {
+		s.answerNoPassive(w, req, "no IdP session answers this request")
+		return nil
+	}
 	if st == nil {
 		// ?fault= preselects a fault (e.g. /idp/initiate?sp=...&fault=xsw1).
 		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr, Fault: r.URL.Query().Get(fieldFault)}, "", http.StatusOK)
@@ -275,6 +279,12 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	if _, ok := LookupFault(st.form.Fault); msg == "" && !ok && st.form.Fault != "" && st.form.Fault != "none" {
 		msg = "Unknown fault " + st.form.Fault + "."
 	}
+	if msg != "" && st.session != nil && isPassive(req) {
+		// The session cannot answer and the form may not be drawn.
+		s.logger.Warn("mockidp: IdP session login refused", "sp", spEntityID(req), "reason", msg)
+		s.answerNoPassive(w, req, "the IdP session cannot answer this request")
+		return nil
+	}
 	if msg != "" {
 		msg += s.requeueLogin(st) // queue.go: a refused login leaves its queued entry
 		f := st.form
@@ -291,12 +301,43 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	if st.session != nil && !s.sessions.use(st.session.ID, s.now()) {
 		// Used up or ended since it was read (a parallel login took its
 		// last use): the person signs in.
+		if isPassive(req) {
+			s.answerNoPassive(w, req, "the IdP session ended")
+			return nil
+		}
 		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
 		return nil
 	}
 	st.identity = id
 	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
 	return s.session(id)
+}
+
+// isPassive reports whether req asks the IdP not to take control of the
+// user interface (IsPassive="true"): no login form, no error page.
+func isPassive(req *saml.IdpAuthnRequest) bool {
+	return req.Request.IsPassive != nil && *req.Request.IsPassive
+}
+
+// answerNoPassive answers a passive AuthnRequest the IdP cannot answer
+// without its login form: a signed Response with no assertion, status
+// Responder with the second-level NoPassive (SAML core 3.4.1), made and
+// sent by crewjam (SendErrorResponse) through loggingResponseWriter, so
+// it is in the response log like any Response. why is the StatusMessage
+// the SP reads.
+func (s *Server) answerNoPassive(w http.ResponseWriter, req *saml.IdpAuthnRequest, why string) {
+	// The Response carries no login: drop a session's login state, so the
+	// ResponseWriter neither applies its fault nor logs its values.
+	r := req.HTTPRequest
+	req.HTTPRequest = r.WithContext(context.WithValue(r.Context(), loginKey{}, (*loginState)(nil)))
+	err := s.idp.SendErrorResponse(w, req, &saml.StatusError{
+		TopLevel: saml.StatusResponder, SecondLevel: saml.StatusNoPassive, Message: "IsPassive: " + why,
+	})
+	if err != nil {
+		s.onError(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	s.logger.Info("mockidp: passive request answered NoPassive", "sp", spEntityID(req), "inResponseTo", req.Request.ID, "why", why)
 }
 
 func spEntityID(req *saml.IdpAuthnRequest) string {

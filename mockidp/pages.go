@@ -223,7 +223,7 @@ var logTemplate = pageTemplate(`{{define "title"}}Response log — Mock IdP{{end
 <table>
 <tr><th>NameID</th><td class="nameid">{{.NameID}}</td></tr>
 {{if and .User (ne .User .NameID)}}<tr><th>Signed in as</th><td class="user">{{.User}}</td></tr>{{end}}
-<tr><th>Status</th><td>{{.Status}}</td></tr>
+<tr><th>Status</th><td class="status">{{.Status}}{{with .SecondLevelStatus}}<br><span class="second-level-status">{{.}}</span>{{end}}</td></tr>
 <tr><th>InResponseTo</th><td>{{if .InResponseTo}}{{.InResponseTo}}{{else}}(IdP-initiated){{end}}</td></tr>
 <tr><th>{{if eq .Kind "logout"}}SingleLogoutService{{else}}ACS{{end}}</th><td>{{.ACS}}</td></tr>
 {{if .EncryptOption}}<tr><th>Options</th><td class="options">encrypt {{.EncryptOption}}{{if .Encrypted}} (encrypted){{else}} (plain){{end}}; signing key {{.SigningKey}}</td></tr>{{end}}
