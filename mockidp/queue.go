@@ -36,8 +36,10 @@ type NextLogin struct {
 	LastName  *string `json:"lastName,omitempty"`
 	Email     *string `json:"email,omitempty"`
 	ShortName *string `json:"shortName,omitempty"`
-	// Groups, when present (even empty), replace the groups.
-	Groups []string `json:"groups,omitempty"`
+	// Groups, when present (even empty), replace the groups. omitzero, not
+	// omitempty: "groups": [] (send none) must survive in the API's answers,
+	// apart from no groups given (the persona's, or the form's).
+	Groups []string `json:"groups,omitzero"`
 	// GroupAttribute, when blank with a Flavour given, is the flavour's
 	// unless a name was typed on the form (queuedGroupAttribute).
 	GroupAttribute string `json:"groupAttribute,omitempty"`
