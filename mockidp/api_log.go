@@ -23,7 +23,7 @@ type AppliedOptions struct {
 func appliedOptions(o resolvedOptions, st *loginState) *AppliedOptions {
 	a := &AppliedOptions{
 		NameIDFormat: o.NameIDFormat, GroupsMode: "multi", GroupNameFormat: o.GroupNameFormat,
-		Sign: "both", SignatureMethod: o.SignatureMethod, Source: "form",
+		Sign: "both", SignatureMethod: o.SignatureMethod, Source: st.source(),
 	}
 	if o.Joined {
 		a.GroupsMode, a.GroupsDelimiter = "joined", o.Delimiter
@@ -33,12 +33,6 @@ func appliedOptions(o resolvedOptions, st *loginState) *AppliedOptions {
 		a.Sign = "response"
 	case !o.SignResponse:
 		a.Sign = "assertion"
-	}
-	switch {
-	case st.queued:
-		a.Source = "queue"
-	case st.session != nil:
-		a.Source = "session"
 	}
 	return a
 }

@@ -2,7 +2,9 @@ package mockidp
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -108,24 +110,25 @@ func (st *sessionStore) get(id string, now time.Time) (idpSession, bool) {
 }
 
 // use counts one login of session id, checking and counting in one step
-// so that parallel logins never share a last use; it reports false when
-// the session has ended (expired, ended, or used up) since it was read. A
-// session with no logins left ends.
-func (st *sessionStore) use(id string, now time.Time) bool {
+// so that parallel logins never share a last use; ok is false when the
+// session has ended (expired, ended, or used up) since it was read. A
+// session with no logins left ends: usedUp says this use ended it.
+func (st *sessionStore) use(id string, now time.Time) (ok, usedUp bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.purge(now)
 	e, ok := st.entries[id]
 	if !ok {
-		return false
+		return false, false
 	}
 	if e.LoginsLeft == 0 {
-		return true // no limit
+		return true, false // no limit
 	}
 	if e.LoginsLeft--; e.LoginsLeft == 0 {
 		delete(st.entries, id)
+		return true, true
 	}
-	return true
+	return true, false
 }
 
 func (st *sessionStore) remove(id string) bool {
@@ -189,12 +192,30 @@ func (s *Server) StartSession(l SessionLogin) (IdPSession, error) {
 	if err := s.sessions.add(e, now); err != nil {
 		return IdPSession{}, err
 	}
-	s.logger.Info("mockidp: IdP session started", "user", user, "sp", l.SP, "logins", l.Logins)
+	s.logger.Info("mockidp: IdP session started", "session", sessionLogID(e.ID), "user", user, "sp", l.SP, "logins", l.Logins)
 	return e.IdPSession, nil
 }
 
 // EndSession ends the IdP session id; it reports whether there was one.
-func (s *Server) EndSession(id string) bool { return s.sessions.remove(id) }
+func (s *Server) EndSession(id string) bool { return s.endSession(id, "Server.EndSession") }
+
+// endSession is EndSession, logging who ended the session.
+func (s *Server) endSession(id, by string) bool {
+	if !s.sessions.remove(id) {
+		return false
+	}
+	s.logger.Info("mockidp: IdP session ended", "session", sessionLogID(id), "by", by)
+	return true
+}
+
+// sessionLogID names session id in the server log. The ID is the cookie
+// value, a secret that signs the browser in, so the log gets the first 8
+// hex digits of its SHA-256 instead: enough to tie a session's start, its
+// logins and its end together, useless to present as a cookie.
+func sessionLogID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:4])
+}
 
 // sessionForm is the login form a login of session l carries: the
 // persona's values as they are now (as a queued login takes them, queue.go),
@@ -265,8 +286,8 @@ func sessionAnswers(e *idpSession, sp string, forceAuthn *bool) bool {
 // would leave the browser signed in when a stale cookie comes first.
 func (s *Server) endSessionOf(r *http.Request) {
 	for _, c := range r.CookiesNamed(SessionCookie) {
-		if c.Value != "" && s.sessions.remove(c.Value) {
-			s.logger.Info("mockidp: IdP session ended by a logout")
+		if c.Value != "" {
+			s.endSession(c.Value, "Single Logout")
 		}
 	}
 }
@@ -304,7 +325,7 @@ func (s *Server) apiGetSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiEndSession(w http.ResponseWriter, r *http.Request) {
-	if !s.EndSession(r.PathValue("id")) {
+	if !s.endSession(r.PathValue("id"), "the API") {
 		writeAPIError(w, http.StatusNotFound, "no IdP session %q (it may have expired or been used up)", r.PathValue("id"))
 		return
 	}

@@ -125,6 +125,18 @@ type loginState struct {
 
 type loginKey struct{}
 
+// source is where the login's values came from: "queue" (a login queued
+// through the API), "session" (an IdP session), else "form".
+func (st *loginState) source() string {
+	switch {
+	case st.queued:
+		return "queue"
+	case st.session != nil:
+		return "session"
+	}
+	return "form"
+}
+
 func loginStateFrom(ctx context.Context) *loginState {
 	st, _ := ctx.Value(loginKey{}).(*loginState)
 	return st
@@ -281,7 +293,7 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 	}
 	if msg != "" && st.session != nil && isPassive(req) {
 		// The session cannot answer and the form may not be drawn.
-		s.logger.Warn("mockidp: IdP session login refused", "sp", spEntityID(req), "reason", msg)
+		s.logger.Warn("mockidp: IdP session login refused", "sp", spEntityID(req), "session", sessionLogID(st.session.ID), "reason", msg)
 		s.answerNoPassive(w, req, "the IdP session cannot answer this request")
 		return nil
 	}
@@ -298,18 +310,30 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.onError(w, r, http.StatusInternalServerError, err)
 		return nil
 	}
-	if st.session != nil && !s.sessions.use(st.session.ID, s.now()) {
-		// Used up or ended since it was read (a parallel login took its
-		// last use): the person signs in.
-		if isPassive(req) {
-			s.answerNoPassive(w, req, "the IdP session ended")
+	usedUp := false
+	if st.session != nil {
+		var ok bool
+		if ok, usedUp = s.sessions.use(st.session.ID, s.now()); !ok {
+			// Used up or ended since it was read (a parallel login took
+			// its last use): the person signs in.
+			if isPassive(req) {
+				s.answerNoPassive(w, req, "the IdP session ended")
+				return nil
+			}
+			s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
 			return nil
 		}
-		s.renderLogin(w, r, req, loginForm{GroupAttribute: s.groupAttr}, "", http.StatusOK)
-		return nil
 	}
 	st.identity = id
-	s.logger.Info("mockidp: login", "sp", spEntityID(req), "nameID", id.NameID, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
+	attrs := []any{"sp", spEntityID(req), "nameID", id.NameID, "source", st.source()}
+	if st.session != nil {
+		attrs = append(attrs, "session", sessionLogID(st.session.ID))
+	}
+	attrs = append(attrs, "persona", id.Persona, "groupAttribute", id.GroupAttribute, "groups", len(id.Groups), "flavour", id.Flavour)
+	s.logger.Info("mockidp: login", attrs...)
+	if usedUp {
+		s.logger.Info("mockidp: IdP session ended", "session", sessionLogID(st.session.ID), "by", "its last login")
+	}
 	return s.session(id)
 }
 
