@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -66,19 +65,7 @@ func TestSessionLoginsAndEndsAreLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := e.sp.MakeLogoutRequest(e.idp.SLOURL(), "slo@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := e.sp.RedirectLogoutRequestURL(req, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := httptest.NewRequest(http.MethodGet, u.String(), nil)
-	r.AddCookie(&http.Cookie{Name: SessionCookie, Value: bySLO.ID})
-	if rec := e.do(r); rec.Code != http.StatusFound {
-		t.Fatalf("LogoutRequest: %d\n%.300s", rec.Code, rec.Body)
-	}
+	logOutWithCookies(t, e, "slo@example.com", SessionCookie+"="+bySLO.ID)
 	wantLine(t, log, "mockidp: IdP session ended", "session="+sessionLogID(bySLO.ID), `by="Single Logout"`)
 
 	// A form login says so.

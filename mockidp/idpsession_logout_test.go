@@ -16,7 +16,18 @@ func TestSingleLogoutEndsTheLiveSessionOfSeveralCookies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := e.sp.MakeLogoutRequest(e.idp.SLOURL(), "alice@example.com")
+	logOutWithCookies(t, e, "alice@example.com", SessionCookie+"=stale-from-an-earlier-login; "+SessionCookie+"="+live.ID)
+	if _, ok := e.idp.sessions.get(live.ID, e.now()); ok {
+		t.Error("after Single Logout the live session of the second cookie still answers logins")
+	}
+}
+
+// logOutWithCookies sends the SP's signed LogoutRequest for nameID to the
+// IdP's /slo (Redirect binding) from a browser carrying cookieHeader, and
+// fails unless the IdP answers with its redirect back to the SP.
+func logOutWithCookies(t *testing.T, e *env, nameID, cookieHeader string) {
+	t.Helper()
+	req, err := e.sp.MakeLogoutRequest(e.idp.SLOURL(), nameID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +36,8 @@ func TestSingleLogoutEndsTheLiveSessionOfSeveralCookies(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodGet, u.String(), nil)
-	r.Header.Set("Cookie", SessionCookie+"=stale-from-an-earlier-login; "+SessionCookie+"="+live.ID)
+	r.Header.Set("Cookie", cookieHeader)
 	if rec := e.do(r); rec.Code != http.StatusFound {
 		t.Fatalf("LogoutRequest: %d, want 302:\n%.300s", rec.Code, rec.Body)
-	}
-	if _, ok := e.idp.sessions.get(live.ID, e.now()); ok {
-		t.Error("after Single Logout the live session of the second cookie still answers logins")
 	}
 }

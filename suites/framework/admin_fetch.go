@@ -84,11 +84,12 @@ func readerJS(body string) string {
 // what it was.
 const adoptJS = `const adopt = async (r, ready) => {
 	// Only what a browser would show as a page is one: an answer of another
-	// type (text/plain shows as source) has no elements to read. Its bytes
-	// are decoded with the charset the answer declares, as a navigation
-	// would (a <meta> charset alone is not looked at: UTF-8 then).
+	// declared type (text/plain shows as source) has no elements to read;
+	// one with no type the browser sniffs, and markup shows as a page. Its
+	// bytes are decoded with the charset the answer declares, as a
+	// navigation would (a <meta> charset alone is not looked at: UTF-8 then).
 	const type = (r.headers.get('Content-Type') || '').toLowerCase();
-	if (!/^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/.test(type)) {
+	if (type.trim() !== '' && !/^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/.test(type)) {
 		return {status: r.status, url: r.url, ready: false, login: false, notPage: true,
 			message: 'not an HTML page: Content-Type ' + (type || '(none)')};
 	}

@@ -22,14 +22,7 @@ import (
 // click) does, against the same SP: what one way writes the other reads,
 // and both read the same. Each admin has a tab (and a session) of its own.
 func TestAdminQuickAgreesWithRender(t *testing.T) {
-	if err := browser.CheckExecPath(browser.ResolveExecPath("")); err != nil {
-		t.Skip(err)
-	}
-	env, err := Start(context.Background(), Options{Tag: "adminfetch"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startTestEnv(t, "adminfetch")
 	newAdmin := func(mode adminMode) *Admin {
 		t.Helper()
 		a, err := env.NewAdmin(context.Background())

@@ -12,14 +12,7 @@ import (
 // for "no session" must see a session when there is one, and none when
 // there is none; off the SP's origin it declines rather than guess.
 func TestProbeHomeTellsASessionFromNone(t *testing.T) {
-	if err := browser.CheckExecPath(browser.ResolveExecPath("")); err != nil {
-		t.Skip(err)
-	}
-	env, err := Start(context.Background(), Options{Tag: "probe"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startTestEnv(t, "probe")
 
 	signedIn, err := env.NewUser(context.Background())
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
-
-	"github.com/hmpconform/hmpconform/suites/framework/browser"
 )
 
 // A quick run must fail wherever a rendered run fails against a broken SP
@@ -20,14 +18,7 @@ import (
 //   - the page is served as text/plain (a browser shows its source, there
 //     is no #user-title): the quick admin parsed it as HTML and read it.
 func TestAdminQuickFailsWhereRenderFails(t *testing.T) {
-	if err := browser.CheckExecPath(browser.ResolveExecPath("")); err != nil {
-		t.Skip(err)
-	}
-	env, err := Start(context.Background(), Options{Tag: "fidelity"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startTestEnv(t, "fidelity")
 	u, err := env.NewUser(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -135,14 +126,7 @@ func TestAdminQuickFailsWhereRenderFails(t *testing.T) {
 // (no IdP form), so the quick way's login must fail too: it reported a
 // sign-in before, though the one-login IdP session it made was never used.
 func TestQuickSignInNeedsTheIdP(t *testing.T) {
-	if err := browser.CheckExecPath(browser.ResolveExecPath("")); err != nil {
-		t.Skip(err)
-	}
-	env, err := Start(context.Background(), Options{Tag: "fidelity-idp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startTestEnv(t, "fidelity-idp")
 	id := "nobody-" + env.Unique("x") + "@example.com"
 	for _, render := range []bool{true, false} {
 		if render {
