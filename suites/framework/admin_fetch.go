@@ -82,32 +82,18 @@ func readerJS(body string) string {
 // window.__hmpDoc (keeping its URL in window.__hmpURL, with a <base> so
 // that links resolve against it, not against the tab's page) and says
 // what it was.
-const adoptJS = `const adopt = async (r, ready) => {
-	// Only what a browser would show as a page is one: an answer of another
-	// declared type (text/plain shows as source) has no elements to read;
-	// one with no type the browser sniffs, and markup shows as a page. Its
-	// bytes are decoded with the charset the answer declares, as a
-	// navigation would (a <meta> charset alone is not looked at: UTF-8 then).
-	const type = (r.headers.get('Content-Type') || '').toLowerCase();
-	if (type.trim() !== '' && !/^\s*(text\/html|application\/xhtml\+xml)\s*(;|$)/.test(type)) {
-		return {status: r.status, url: r.url, ready: false, login: false, notPage: true,
-			message: 'not an HTML page: Content-Type ' + (type || '(none)')};
-	}
-	const cs = (/;\s*charset\s*=\s*"?([^";\s]+)/.exec(type) || [])[1] || 'utf-8';
-	let text;
-	try { text = new TextDecoder(cs).decode(await r.arrayBuffer()); }
-	catch (e) { return {status: r.status, url: r.url, ready: false, login: false, notPage: true, message: 'charset ' + cs + ': ' + e}; }
-	const doc = new DOMParser().parseFromString(text, 'text/html');
-	// DOMParser parses with scripting off, so <noscript> content became
-	// elements; a person's browser runs scripts and shows none of it.
-	doc.querySelectorAll('noscript').forEach(n => n.remove());
+const adoptJS = pageRulesJS + `const adopt = async (r, ready) => {
+	const a = await readAnswer(r);
+	if (a.notPage) return {status: r.status, url: r.url, ready: false, login: false, notPage: true, message: a.notPage};
+	const doc = a.doc;
 	if (!doc.querySelector('base[href]')) {
 		const b = doc.createElement('base');
 		b.setAttribute('href', r.url);
-		doc.head.prepend(b);
+		(doc.head || doc.documentElement).prepend(b);
 	}
 	window.__hmpDoc = doc;
 	window.__hmpURL = r.url;
+	window.__hmpCSP = a.csp;
 	const m = doc.querySelector('[data-code], [role=alert], .error');
 	return {status: r.status, url: r.url, ready: !!doc.querySelector(ready), login: !!doc.querySelector('#login-form'),
 		message: m ? m.textContent.trim().slice(0, 300) : ''};
@@ -227,11 +213,12 @@ func (a *Admin) applyQuick(c fieldChanges) error {
 		c.Checks = map[string]bool{}
 	}
 	cJSON, _ := json.Marshal(c)
-	res, err := evalString(a.Tab, fmt.Sprintf(`(() => { const d = window.__hmpDoc; if (!d) return 'no fetched page';
+	res, err := evalString(a.Tab, fmt.Sprintf(`(() => { `+submitRulesJS+` const d = window.__hmpDoc; if (!d) return 'no fetched page';
 		const c = %s;
 		// A disabled control takes no input from a person. (Here no page script
 		// runs that could have enabled it: such a target needs HMPCONFORM_RENDER=all.)
-		const off = (what, el) => el.matches(':disabled') ? what + ': disabled (a person cannot change it)' : '';
+		const off = (what, el) => el.matches(':disabled') ? what + ': disabled (a person cannot change it)' :
+			whyHidden(el) ? what + ': not shown (' + whyHidden(el) + '; a person cannot change it)' : '';
 		for (const id of c.radios || []) { const el = d.getElementById(id); if (!el) return 'click #' + id + ': missing';
 			if (off('click #' + id, el)) return off('click #' + id, el); el.checked = true; }
 		for (const [id, v] of c.values || []) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing';
@@ -259,13 +246,11 @@ func (a *Admin) submitQuick(formCSS, submitterID, readyCSS string) (fetchedPage,
 	subJSON, _ := json.Marshal(submitterID)
 	readyJSON, _ := json.Marshal(readyCSS)
 	var p fetchedPage
-	err := evalJSONAsync(a.Tab, fmt.Sprintf(`(async () => { %s
+	err := evalJSONAsync(a.Tab, fmt.Sprintf(`(async () => { %s `+submitRulesJS+`
 		const d = window.__hmpDoc, base = window.__hmpURL;
 		if (!d) return JSON.stringify({error: 'no fetched page'});
 		const sub = d.getElementById(%[3]s);
 		if (!sub) return JSON.stringify({error: 'no #' + %[3]s});
-		// The render way's click finds a disabled button dead; so must this.
-		if (sub.matches(':disabled')) return JSON.stringify({error: '#' + %[3]s + ' is disabled: a person cannot press it'});
 		const form = %[2]s ? d.querySelector(%[2]s) : sub.form;
 		if (!form) return JSON.stringify({error: 'no form ' + (%[2]s || 'for #' + %[3]s)});
 		if (sub.form !== form) return JSON.stringify({error: '#' + %[3]s + ' does not submit ' + %[2]s});
@@ -282,6 +267,8 @@ func (a *Admin) submitQuick(formCSS, submitterID, readyCSS string) (fetchedPage,
 		if (enctype !== 'multipart/form-data' && enctype !== 'text/plain') enctype = 'application/x-www-form-urlencoded';
 		const action = new URL(attr('action') || base, base);
 		action.hash = '';
+		const why = whySubmitFails(form, sub, action, base, window.__hmpCSP || '');
+		if (why) return JSON.stringify({error: '#' + %[3]s + ': ' + why});
 		// Submission normalises line breaks in names and values to CRLF.
 		const crlf = s => s.replace(/\r\n|\r|\n/g, '\r\n');
 		const entries = Array.from(new FormData(form, sub)).map(([k, v]) => [crlf(k), typeof v === 'string' ? crlf(v) : v]);
