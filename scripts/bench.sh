@@ -33,6 +33,8 @@ BENCHTIME=${BENCHTIME:-2s}
 RATIO_BENCHTIME=${RATIO_BENCHTIME:-$(awk -v t="$BENCHTIME" 'BEGIN { sub(/s$/, "", t); printf "%gs", 2 * t }')}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmpbench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# Interrupted: stop here, rather than print figures that look like a whole run.
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 started=$(date +%s)
 
 echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $($GO version | cut -d' ' -f3)"
@@ -130,7 +132,12 @@ $GO build -o "$tmp/hmpconform" ./cmd/hmpconform
 echo
 echo "== Browser login round trip (headless Chromium, SP-initiated, two sites over TLS)"
 if [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/chromium}" ]; then
-	HMPCONFORM_STEPS=off $GO test -run '^$' -bench BrowserLoginRoundTrip -benchtime "${BENCH_LOGINS:-60}x" ./suites/framework/ | grep -E '^Benchmark' || true
+	if HMPCONFORM_STEPS=off $GO test -run '^$' -bench BrowserLoginRoundTrip -benchtime "${BENCH_LOGINS:-60}x" ./suites/framework/ >"$tmp/browser.txt" 2>&1; then
+		grep -E '^Benchmark' "$tmp/browser.txt"
+	else
+		tail -n 20 "$tmp/browser.txt" >&2
+		echo "browser login benchmark FAILED (its last lines above)"
+	fi
 else
 	echo "skipped: no Chromium"
 fi
@@ -147,14 +154,17 @@ if [ "${BENCH_SKIP_SUITES:-0}" != 1 ] && [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/c
 	$GO build -o "$tmp/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
 	"$tmp/ginkgo" build ./suites/jit ./suites/security >"$tmp/build.txt" 2>&1 || { cat "$tmp/build.txt" >&2; exit 1; }
 	t0=$(date +%s%N)
-	if HMPCONFORM_STEPS=off HMPCONFORM_RUN_DIR= "$tmp/ginkgo" -p --procs=2 --no-color --succinct \
+	# --keep-going: a failure in one suite still times the other. The run
+	# directory is a temporary one (steps stay off), so nothing is left in
+	# reports/.
+	if HMPCONFORM_STEPS=off HMPCONFORM_RUN_DIR="$tmp/run" "$tmp/ginkgo" -p --procs=2 --no-color --succinct --keep-going \
 		suites/jit/jit.test suites/security/security.test >"$tmp/suites.txt" 2>&1; then
 		verdict=passed
 	else
 		verdict=FAILED
 	fi
 	t1=$(date +%s%N)
-	grep -E '^(Ran|SUCCESS|FAIL)|Ginkgo ran|Test Suite' "$tmp/suites.txt" || true
+	grep -E 'SUCCESS!|FAIL!|^Ran |Ginkgo ran|Test Suite' "$tmp/suites.txt" || true
 	echo "conformance-run-wall: $(calc '%.1f' "($t1 - $t0) / 1e9") s ($verdict; target 60 s)"
 fi
 

@@ -5,6 +5,7 @@ package refsp
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -17,6 +18,11 @@ import (
 func lockDataDir(dir string) (release func(), err error) {
 	path := filepath.Join(dir, ".refsp.lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrPermission) {
+		// flock needs no write access: a lock file left read-only (or
+		// another user's) still serves.
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir: %w", err)
 	}

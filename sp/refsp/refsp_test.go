@@ -65,3 +65,28 @@ func TestFailedOpenReleasesTheDataDir(t *testing.T) {
 	}
 	app.Close()
 }
+
+// flock needs no write access, so a lock file left read-only does not stop
+// the SP (run as root, permissions do not bind: the case is checked only
+// for other users).
+func TestReadOnlyLockFileStillLocks(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions")
+	}
+	dir := t.TempDir()
+	lock := filepath.Join(dir, ".refsp.lock")
+	if err := os.WriteFile(lock, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	first, err := openTestSP(t, dir)
+	if err != nil {
+		t.Fatalf("open with a read-only lock file: %v", err)
+	}
+	defer first.Close()
+	if second, err := openTestSP(t, dir); !errors.Is(err, ErrDataDirInUse) {
+		if second != nil {
+			second.Close()
+		}
+		t.Fatalf("second open: %v, want ErrDataDirInUse", err)
+	}
+}
