@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +148,13 @@ func (st *sessionStore) list(now time.Time) []IdPSession {
 	for _, e := range st.entries {
 		out = append(out, e.IdPSession)
 	}
+	// Oldest first, the same order on every call (a map has none).
+	slices.SortFunc(out, func(a, b IdPSession) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out
 }
 

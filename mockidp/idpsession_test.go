@@ -240,3 +240,29 @@ func TestSingleLogoutEndsTheBrowsersIdPSession(t *testing.T) {
 		t.Error("another browser's session was ended")
 	}
 }
+
+// The sessions list comes in one order, oldest first (then by ID), on
+// every call: it was a map's order, different each time.
+func TestSessionListIsOrdered(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for i := range 8 {
+		if _, err := e.idp.StartSession(SessionLogin{User: "u" + string(rune('a'+i)) + "@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := e.idp.sessions.list(e.now())
+	for range 5 {
+		again := e.idp.sessions.list(e.now())
+		if !slices.EqualFunc(first, again, func(a, b IdPSession) bool { return a.ID == b.ID }) {
+			t.Fatal("two calls listed the sessions in different orders")
+		}
+	}
+	if !slices.IsSortedFunc(first, func(a, b IdPSession) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	}) {
+		t.Fatal("the list is not oldest first, then by ID")
+	}
+}

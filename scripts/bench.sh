@@ -30,7 +30,16 @@ cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 BENCHTIME=${BENCHTIME:-2s}
-RATIO_BENCHTIME=${RATIO_BENCHTIME:-$(awk -v t="$BENCHTIME" 'BEGIN { sub(/s$/, "", t); printf "%gs", 2 * t }')}
+# The interleaved ratio gets twice BENCHTIME when that is in seconds
+# ("2s", "0.5s"); any other form (500ms, 100x) is passed as it is.
+if [[ $BENCHTIME =~ ^[0-9]+(\.[0-9]+)?s$ ]]; then
+	RATIO_BENCHTIME=${RATIO_BENCHTIME:-$(awk -v t="${BENCHTIME%s}" 'BEGIN { printf "%gs", 2 * t }')}
+else
+	RATIO_BENCHTIME=${RATIO_BENCHTIME:-$BENCHTIME}
+fi
+# failed: a measurement failed; the figures are still printed, and the
+# bench exits 1 after its last line.
+failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hmpbench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # Interrupted: stop here, rather than print figures that look like a whole run.
@@ -137,6 +146,7 @@ if [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/chromium}" ]; then
 	else
 		tail -n 20 "$tmp/browser.txt" >&2
 		echo "browser login benchmark FAILED (its last lines above)"
+		failed=1
 	fi
 else
 	echo "skipped: no Chromium"
@@ -162,6 +172,7 @@ if [ "${BENCH_SKIP_SUITES:-0}" != 1 ] && [ -x "${HMPCONFORM_CHROMIUM:-/usr/bin/c
 		verdict=passed
 	else
 		verdict=FAILED
+		failed=1
 	fi
 	t1=$(date +%s%N)
 	grep -E 'SUCCESS!|FAIL!|^Ran |Ginkgo ran|Test Suite' "$tmp/suites.txt" || true
@@ -171,3 +182,7 @@ fi
 echo
 echo "bench: done in $(($(date +%s) - started))s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idp-sign-ratio: $ratio"
+if [ "$failed" != 0 ]; then
+	echo "bench: a measurement FAILED (see above)" >&2
+	exit 1
+fi

@@ -109,6 +109,11 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 		}
 		return o, flagError{err}
 	}
+	// Flags stop at the first other word: "run extra --data-dir X" would
+	// quietly use ./data. Refuse instead.
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("run takes flags only, not %q (run --help lists them)", fs.Args())
+	}
 	if len(o.spFlavours) == 0 {
 		if err := o.spFlavours.SetFromEnv("MOCKIDP_SP_FLAVOUR", os.Getenv("MOCKIDP_SP_FLAVOUR")); err != nil {
 			return o, err

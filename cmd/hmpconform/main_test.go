@@ -96,3 +96,12 @@ func TestBadFlagPrintedOnce(t *testing.T) {
 		t.Error("help or success is not exit 0")
 	}
 }
+
+// A word before the flags would end flag parsing and the run would use
+// ./data and the default ports without a word: it is refused instead.
+func TestRunRefusesStrayArguments(t *testing.T) {
+	_, err := parseRunFlags([]string{"extra", "--data-dir", "/tmp/x"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `"extra"`) {
+		t.Fatalf("run extra --data-dir ...: %v, want an error naming the stray word", err)
+	}
+}

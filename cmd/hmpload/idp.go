@@ -24,7 +24,7 @@ import (
 	"github.com/hmpconform/hmpconform/mockidp"
 )
 
-// The peer, pinned as ../shared/notes/peers.md says: a plain install fails
+// The peer, pinned at the version the measurements were made with: a plain install fails
 // (saml-idp depends on a git URL), the override makes it install.
 const (
 	peerVersion     = "1.2.1"
