@@ -267,16 +267,22 @@ func (s *Server) withIdPSession(r *http.Request) *http.Request {
 	if loginStateFrom(r.Context()) != nil {
 		return r
 	}
-	// A browser may hold several (another Path or Domain): the first live one.
+	// A browser may hold several (another Path or Domain): the first live
+	// one, and the others in case it cannot answer (answeringSession).
+	var live []idpSession
 	for _, c := range r.CookiesNamed(SessionCookie) {
 		if c.Value == "" {
 			continue
 		}
 		if e, ok := s.sessions.get(c.Value, s.now()); ok {
-			return r.WithContext(context.WithValue(r.Context(), loginKey{}, &loginState{form: s.sessionForm(e.Login), session: &e}))
+			live = append(live, e)
 		}
 	}
-	return r
+	if len(live) == 0 {
+		return r
+	}
+	st := &loginState{form: s.sessionForm(live[0].Login), session: &live[0], others: live[1:]}
+	return r.WithContext(context.WithValue(r.Context(), loginKey{}, st))
 }
 
 // sessionAnswers reports whether session e may answer a login at sp with

@@ -149,3 +149,33 @@ func TestIdPSessionAnyLiveCookie(t *testing.T) {
 		}
 	}
 }
+
+// Of several live sessions, the first that may answer this SP answers: a
+// session scoped to another SP coming first in the Cookie header used to
+// stop the login at the form (NoPassive for a passive request), while the
+// order B, A signed the person in.
+func TestIdPSessionSkipsAnotherSPsSession(t *testing.T) {
+	e := newEnv(t, envOpts{trustAny: true}) // a scope must be a known SP
+	elsewhere, err := e.idp.StartSession(SessionLogin{User: "else@example.com", SP: "https://elsewhere.test/metadata"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	here, err := e.idp.StartSession(SessionLogin{User: "here@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hdr := range []string{
+		SessionCookie + "=" + elsewhere.ID + "; " + SessionCookie + "=" + here.ID,
+		SessionCookie + "=" + here.ID + "; " + SessionCookie + "=" + elsewhere.ID,
+	} {
+		u, _ := e.redirectRequest("")
+		req := httptest.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Cookie", hdr)
+		if rec := e.do(req); !strings.Contains(rec.Body.String(), `id="SAMLResponseForm"`) {
+			t.Errorf("Cookie: %s: not answered (%d)", hdr, rec.Code)
+		}
+		if l := lastLog(t, e.idp); l.NameID != "here@example.com" {
+			t.Errorf("Cookie: %s: answered as %q, want the session for this SP", hdr, l.NameID)
+		}
+	}
+}

@@ -121,6 +121,9 @@ type loginState struct {
 	queued   bool      // form holds a login queued through the API (queue.go)
 	taken    *queuedLogin
 	session  *idpSession // the IdP session the login came with (idpsession.go)
+	// others are the browser's other live IdP sessions, in cookie order,
+	// tried when session cannot answer this request (another SP's).
+	others []idpSession
 }
 
 type loginKey struct{}
@@ -265,11 +268,12 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		return nil
 	}
 	st := loginStateFrom(r.Context())
-	if st != nil && st.session != nil && !sessionAnswers(st.session, spEntityID(req), req.Request.ForceAuthn) {
-		st = nil // ForceAuthn, or another SP's session: the person signs in
+	passiveWhy := "the browser has no IdP session"
+	if st != nil && st.session != nil {
+		st, passiveWhy = s.answeringSession(st, spEntityID(req), req.Request.ForceAuthn)
 	}
 	if st == nil && isPassive(req) {
-		s.answerNoPassive(w, req, "no IdP session answers this request")
+		s.answerNoPassive(w, req, passiveWhy)
 		return nil
 	}
 	if st == nil {
@@ -335,6 +339,25 @@ func (p sessionProvider) GetSession(w http.ResponseWriter, r *http.Request, req 
 		s.logger.Info("mockidp: IdP session ended", "session", sessionLogID(st.session.ID), "by", "its last login")
 	}
 	return s.session(id)
+}
+
+// answeringSession makes st the login of the first of the browser's live
+// IdP sessions (st.session, then st.others) that may answer a login at sp
+// and returns it, or returns nil, with why none may: ForceAuthn asks the person to sign in whatever
+// the sessions, and a session scoped to another SP does not answer this one.
+func (s *Server) answeringSession(st *loginState, sp string, forceAuthn *bool) (*loginState, string) {
+	if forceAuthn != nil && *forceAuthn {
+		return nil, "the request has ForceAuthn: the person must sign in"
+	}
+	for _, e := range append([]idpSession{*st.session}, st.others...) {
+		if sessionAnswers(&e, sp, forceAuthn) {
+			// In place: the response writer reads this state from the
+			// request's context after GetSession.
+			st.form, st.session = s.sessionForm(e.Login), &e
+			return st, ""
+		}
+	}
+	return nil, "no IdP session of the browser's is for this SP"
 }
 
 // isPassive reports whether req asks the IdP not to take control of the
