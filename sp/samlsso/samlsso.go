@@ -345,7 +345,11 @@ func (s *SP) verify(ctx context.Context, cfg settings.Settings, samlResponse str
 	}
 	assertion, err := sp.ParseXMLResponse(raw, nil, s.ACSURL())
 	if err != nil {
-		return nil, classify(err)
+		r := classify(err)
+		if r.Code == CodeStatus {
+			r.Err = withStatusDetail(r.Err, raw)
+		}
+		return nil, r
 	}
 	if inResponseTo != "" {
 		if err := s.Store.ConsumeRequest(ctx, inResponseTo, now); err != nil {
@@ -439,6 +443,39 @@ func classify(err error) *RefusalError {
 		r.Err = invalid.PrivateErr
 	}
 	return r
+}
+
+// withStatusDetail adds to a non-success status error what crewjam leaves
+// out of it: the second-level status code (NoPassive, AuthnFailed, ...)
+// and the StatusMessage, for the log. They come from the response as
+// posted, which is not verified when it is refused for its status: they
+// only explain, they decide nothing.
+func withStatusDetail(err error, raw []byte) error {
+	var resp struct {
+		Status struct {
+			Code struct {
+				Value string `xml:"Value,attr"`
+				Sub   struct {
+					Value string `xml:"Value,attr"`
+				} `xml:"StatusCode"`
+			} `xml:"StatusCode"`
+			Message string `xml:"StatusMessage"`
+		} `xml:"Status"`
+	}
+	if xml.Unmarshal(raw, &resp) != nil {
+		return err
+	}
+	var parts []string
+	if v := resp.Status.Code.Sub.Value; v != "" {
+		parts = append(parts, "second-level status "+v)
+	}
+	if m := strings.TrimSpace(resp.Status.Message); m != "" {
+		parts = append(parts, fmt.Sprintf("StatusMessage %.200q", m))
+	}
+	if len(parts) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s; as posted, unverified)", err, strings.Join(parts, "; "))
 }
 
 // detail is crewjam's private reason when it has one.

@@ -393,3 +393,21 @@ func TestVerifyTampered(t *testing.T) {
 		})
 	}
 }
+
+// A response refused for its status says in the log what crewjam leaves
+// out: the second-level status and the StatusMessage (here the IdP's
+// status-failure fault: Responder / AuthnFailed).
+func TestStatusRefusalNamesTheSecondLevelStatus(t *testing.T) {
+	e := newEnv(t)
+	resp := e.postIdP("/idp/initiate", url.Values{
+		"mockidp_login": {"1"}, "sp": {e.sp.DefaultEntityID()}, "username": {"s@example.com"},
+		"fault": {"status-failure-with-assertion"},
+	})
+	_, err := e.sp.Verify(t.Context(), e.cfg, resp)
+	if got := code(t, err); got != samlsso.CodeStatus {
+		t.Fatalf("code %q, want %q (%v)", got, samlsso.CodeStatus, err)
+	}
+	if !strings.Contains(err.Error(), "second-level status urn:oasis:names:tc:SAML:2.0:status:AuthnFailed") {
+		t.Errorf("the refusal does not name the second-level status: %v", err)
+	}
+}
