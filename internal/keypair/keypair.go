@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hmpconform/hmpconform/internal/dirlock"
 )
 
 // Pair is a signing key and its self-signed certificate.
@@ -62,7 +64,7 @@ func New(random io.Reader, commonName string, now time.Time) (Pair, error) {
 // there is left as it is: a new pair would overwrite it and change the
 // certificate that the other side trusts. Neither file is ever
 // overwritten. A file that cannot be read or parsed is an error naming it.
-// Callers in several processes at once get the same pair (LockDir).
+// Callers in several processes at once get the same pair (dirlock.Lock).
 func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 	keyPath := filepath.Join(dir, prefix+"-key.pem")
 	certPath := filepath.Join(dir, prefix+"-cert.pem")
@@ -71,7 +73,7 @@ func LoadOrCreate(dir, prefix, commonName string, now time.Time) (Pair, error) {
 	if p, err := load(keyPath, certPath); err == nil {
 		return p, nil
 	}
-	unlock, err := LockDir(dir, prefix)
+	unlock, err := dirlock.Lock(dir, prefix)
 	if err != nil {
 		return Pair{}, err
 	}

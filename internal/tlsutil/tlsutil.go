@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hmpconform/hmpconform/internal/dirlock"
 	"github.com/hmpconform/hmpconform/internal/keypair"
 )
 
@@ -226,7 +227,7 @@ func LoadOrCreateCA(dir string, now time.Time) (*CA, bool, error) {
 	if ca, err := LoadCA(dir); err == nil && validAt(ca, now) {
 		return ca, false, nil
 	}
-	unlock, err := keypair.LockDir(dir, "ca")
+	unlock, err := dirlock.Lock(dir, "ca")
 	if err != nil {
 		return nil, false, err
 	}

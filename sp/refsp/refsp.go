@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hmpconform/hmpconform/internal/dirlock"
 	"github.com/hmpconform/hmpconform/internal/keypair"
 	"github.com/hmpconform/hmpconform/sp/server"
 	"github.com/hmpconform/hmpconform/sp/store"
@@ -58,7 +59,7 @@ type App struct {
 	GeneratedPassword string
 
 	mutation *Mutation
-	unlock   func() // releases the data directory (lockDataDir)
+	unlock   func() // releases the data directory (dirlock.TryLock)
 }
 
 // PasswordFile is where a generated haiadmin password is kept for the
@@ -76,9 +77,15 @@ func Open(ctx context.Context, opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	unlock, err := lockDataDir(opts.DataDir)
+	// One SP per data directory: two on one SQLite database would each
+	// think they own the sessions and the haiadmin password (the second met
+	// SQLITE_BUSY mid-start).
+	unlock, err := dirlock.TryLock(opts.DataDir, "refsp")
+	if errors.Is(err, dirlock.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s is used by another running reference SP (hmpconform run, refsp or a suite); stop it, or give this one another data directory", ErrDataDirInUse, opts.DataDir)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock data dir: %w", err)
 	}
 	app, err := open(ctx, opts)
 	if err != nil {
