@@ -109,8 +109,8 @@ type fetchedPage struct {
 	URL     string `json:"url"`
 	Ready   bool   `json:"ready"` // the page has the awaited element
 	Login   bool   `json:"login"` // the page has the sign-in form
-	// NotPage: the answer is no HTML page (its Content-Type, or a charset
-	// the browser cannot decode); Message says which.
+	// NotPage: a browser would show no page to read (readAnswer in
+	// quick_rules.go); Message says why.
 	NotPage bool   `json:"notPage"`
 	Message string `json:"message"`
 	// Action is the path a submitted form went to.
@@ -215,17 +215,15 @@ func (a *Admin) applyQuick(c fieldChanges) error {
 	cJSON, _ := json.Marshal(c)
 	res, err := evalString(a.Tab, fmt.Sprintf(`(() => { `+submitRulesJS+` const d = window.__hmpDoc; if (!d) return 'no fetched page';
 		const c = %s;
-		// A disabled control takes no input from a person. (Here no page script
-		// runs that could have enabled it: such a target needs HMPCONFORM_RENDER=all.)
-		const off = (what, el) => el.matches(':disabled') ? what + ': disabled (a person cannot change it)' :
-			whyHidden(el) ? what + ': not shown (' + whyHidden(el) + '; a person cannot change it)' : '';
-		for (const id of c.radios || []) { const el = d.getElementById(id); if (!el) return 'click #' + id + ': missing';
-			if (off('click #' + id, el)) return off('click #' + id, el); el.checked = true; }
-		for (const [id, v] of c.values || []) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing';
-			if (off('set #' + id, el)) return off('set #' + id, el);
+		// control finds the element, or says why a person could not change it:
+		// missing, disabled or not shown (quick_rules.go). No page script runs
+		// here that could have enabled it: such a target needs HMPCONFORM_RENDER=all.
+		const control = (what, id) => { const el = d.getElementById(id); if (!el) return {why: what + ' #' + id + ': missing'};
+			const b = whyBlocked(el); return b ? {why: what + ' #' + id + ': ' + b + ' (a person cannot change it)'} : {el}; };
+		for (const id of c.radios || []) { const {el, why} = control('click', id); if (why) return why; el.checked = true; }
+		for (const [id, v] of c.values || []) { const {el, why} = control('set', id); if (why) return why;
 			el.value = v; if (el.value !== v) return 'set #' + id + ': refused'; }
-		for (const [id, v] of Object.entries(c.checks)) { const el = d.getElementById(id); if (!el) return 'set #' + id + ': missing';
-			if (off('set #' + id, el)) return off('set #' + id, el); el.checked = v; }
+		for (const [id, v] of Object.entries(c.checks)) { const {el, why} = control('set', id); if (why) return why; el.checked = v; }
 		return 'ok'; })()`, cJSON))
 	if err != nil {
 		return err

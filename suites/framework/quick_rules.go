@@ -66,7 +66,7 @@ const pageRulesJS = `const readAnswer = async (r) => {
 //     window, where the admin would not see it.
 //   - the page's Content-Security-Policy form-action does not allow action.
 //
-// whyHidden(el) is the visibility half, for fields too.
+// whyBlocked(el) is the first half (disabled, or not shown), for fields too.
 const submitRulesJS = `const whyHidden = (el) => {
 	for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
 		if (n.hasAttribute('hidden')) return 'hidden';
@@ -106,10 +106,14 @@ const formActionAllows = (csp, action, pageURL) => {
 	}
 	return true;
 };
+const whyBlocked = (el) => {
+	if (el.matches(':disabled')) return 'disabled';
+	const hidden = whyHidden(el);
+	return hidden ? 'not shown (' + hidden + ')' : '';
+};
 const whySubmitFails = (form, sub, action, pageURL, csp) => {
-	if (sub.matches(':disabled')) return 'disabled: a person cannot press it';
-	const hidden = whyHidden(sub);
-	if (hidden) return 'not shown (' + hidden + '): a person cannot press it';
+	const blocked = whyBlocked(sub);
+	if (blocked) return blocked + ': a person cannot press it';
 	const attr = (name) => sub.hasAttribute('form' + name) ? sub.getAttribute('form' + name) : form.getAttribute(name);
 	if ((attr('method') || '').trim().toLowerCase() === 'dialog') return 'method=dialog: the form closes a dialog and sends nothing';
 	const base = form.ownerDocument.querySelector('base[target]');
